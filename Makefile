@@ -1,0 +1,65 @@
+# The book's two commands are `make book` and `make test`; everything else is a step of them.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+SOURCES := $(shell find notebooks -name '*.md' -not -path '*/.ipynb_checkpoints/*' | sort)
+NOTEBOOKS := $(SOURCES:.md=.ipynb)
+MHLIB := $(wildcard mhlib/*.py)
+BOOK_FLAGS := -W -n --keep-going
+
+export TF_CPP_MIN_LOG_LEVEL := 3
+export PYTHONHASHSEED := 0
+
+.PHONY: help install execute book test lint unit notebooks site bench serve clean
+
+help:
+	@echo "make book   install if needed, execute changed notebooks, build _build/html"
+	@echo "make test   lint, unit tests, nbval on every notebook, warning-free site build"
+	@echo "make execute / bench / serve / clean"
+
+$(INSTALLED): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+		|| { echo "Python 3.11 or newer is needed (found $$($(PYTHON) --version))"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	time $(BIN)/python -m pip install --quiet -e '.[book,test]'
+	touch $@
+
+install: $(INSTALLED)
+
+%.ipynb: %.md $(MHLIB) tools/execute.py | $(INSTALLED)
+	$(BIN)/python tools/execute.py $<
+
+execute: $(INSTALLED) $(NOTEBOOKS)
+
+site: $(INSTALLED)
+	$(BIN)/jupyter-book build . $(BOOK_FLAGS)
+
+book: execute
+	$(MAKE) site
+
+lint: $(INSTALLED)
+	$(BIN)/ruff check .
+
+unit: $(INSTALLED)
+	$(BIN)/python -m pytest tests
+
+notebooks: $(INSTALLED)
+	$(BIN)/python -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=600 \
+		-p no:randomly notebooks
+
+test: lint unit notebooks site
+
+bench: $(INSTALLED)
+	$(BIN)/python tools/bench.py
+
+serve: $(INSTALLED)
+	$(BIN)/python -m http.server --bind 127.0.0.1 --directory _build/html 8000
+
+clean:
+	rm -rf _build

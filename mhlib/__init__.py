@@ -1,0 +1,15 @@
+"""mhlib: the small support package of the book *Multi-Head Attention: Applications and
+Interdisciplinary Connections*.
+
+Public API (see each module for details):
+
+- `setup(seed)`: seeding, determinism and a one-line device report;
+- `attention.head_logits(mha, query, key)`: per-head pre-softmax logits of a Keras layer;
+- `plotting`: the book's figure style and per-head attention maps.
+"""
+
+from mhlib import attention, plotting
+from mhlib.runtime import setup
+
+__all__ = ["attention", "plotting", "setup"]
+__version__ = "0.1.0"

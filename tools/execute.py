@@ -1,0 +1,126 @@
+"""Execute book notebooks from their MyST source and store the outputs in the paired .ipynb.
+
+Usage: python tools/execute.py [--force] notebooks/.../NN-slug.md [...]
+
+For each MyST Markdown source, the paired .ipynb is rebuilt from the source (jupytext),
+executed top to bottom in a fresh kernel (nbclient) in the notebook's folder, and written
+back with its outputs. The wall time and the device are printed and stored in the
+notebook's metadata (`mhbook`), which the status page of the book reads.
+
+Make calls this for every notebook whose .md or any mhlib/*.py is newer than its .ipynb.
+Modification times lie after a fresh clone, so the notebook also records a hash of its
+inputs (its source and mhlib/*.py): when that hash is unchanged the notebook is only
+touched, not executed again. `--force` executes regardless.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import jupytext
+import nbformat
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parent.parent
+CELL_TIMEOUT_S = 600
+
+
+def inputs_hash(source: Path) -> str:
+    """Hash of what determines a notebook's outputs: its source and the mhlib package."""
+    digest = hashlib.sha256()
+    for path in [source, *sorted((ROOT / "mhlib").glob("*.py"))]:
+        digest.update(path.relative_to(ROOT).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def stored_hash(ipynb: Path) -> str | None:
+    if not ipynb.exists():
+        return None
+    notebook = nbformat.read(ipynb, as_version=4)
+    return notebook.metadata.get("mhbook", {}).get("inputs_sha256")
+
+
+def device_from_outputs(notebook: nbformat.NotebookNode) -> str:
+    """The device named in the `setup()` report the notebook printed ("seed 0 | CPU | ...")."""
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            text = output.get("text", "")
+            if output.get("output_type") == "stream" and text.startswith("seed "):
+                parts = text.split(" | ")
+                if len(parts) > 1:
+                    return parts[1].strip()
+    return "unknown"
+
+
+def versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {"python": platform.python_version()}
+    for package in ("tensorflow", "keras", "numpy"):
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            found[package] = "not installed"
+    return found
+
+
+def execute(source: Path, force: bool) -> float | None:
+    source = source.resolve()
+    if source.suffix != ".md" or not source.exists():
+        raise SystemExit(f"expected an existing MyST notebook source (.md), got {source}")
+    ipynb = source.with_suffix(".ipynb")
+    rel = source.relative_to(ROOT).with_suffix(".ipynb")
+    digest = inputs_hash(source)
+    if not force and stored_hash(ipynb) == digest:
+        ipynb.touch()
+        print(f"{rel}: inputs unchanged, not executed", flush=True)
+        return None
+
+    notebook = jupytext.read(source)
+    notebook.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3 (ipykernel)",
+        "language": "python",
+    }
+    client = NotebookClient(
+        notebook,
+        timeout=CELL_TIMEOUT_S,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(source.parent)}},
+    )
+    start = time.perf_counter()
+    client.execute()
+    wall = time.perf_counter() - start
+
+    notebook.metadata["mhbook"] = {
+        "inputs_sha256": digest,
+        "execution_wall_s": round(wall, 1),
+        "device": device_from_outputs(notebook),
+        "versions": versions(),
+        "cpu_count": os.cpu_count(),
+    }
+    jupytext.write(notebook, ipynb, fmt="ipynb")
+    print(f"{rel}: executed in {wall:.1f} s", flush=True)
+    return wall
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("sources", nargs="+", type=Path)
+    parser.add_argument("--force", action="store_true", help="execute even if inputs unchanged")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    for source in args.sources:
+        execute(source, args.force)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
