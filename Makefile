@@ -15,11 +15,11 @@ BOOK_FLAGS := -W -n --keep-going
 export TF_CPP_MIN_LOG_LEVEL := 3
 export PYTHONHASHSEED := 0
 
-.PHONY: help install execute book test lint unit notebooks site bench serve clean
+.PHONY: help install execute book test lint unit notebooks site browser bench serve clean
 
 help:
 	@echo "make book   install if needed, execute changed notebooks, build _build/html"
-	@echo "make test   lint, unit tests, nbval on every notebook, warning-free site build"
+	@echo "make test   lint, unit tests, nbval on every notebook, site build, browser test"
 	@echo "make execute / bench / serve / clean"
 
 $(INSTALLED): pyproject.toml
@@ -47,16 +47,23 @@ lint: $(INSTALLED)
 	$(BIN)/ruff check .
 
 unit: $(INSTALLED)
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest tests --ignore=tests/site
 
 notebooks: $(INSTALLED)
 	$(BIN)/python -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=600 \
 		-p no:randomly notebooks
 
-test: lint unit notebooks site
+# The browser test needs Debian's chromium; as root it is installed here if missing.
+browser: site
+	@if ! command -v chromium >/dev/null && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; fi
+	@command -v chromium >/dev/null || { echo "install Debian's chromium: apt-get install chromium"; exit 1; }
+	$(BIN)/python -m pytest tests/site
+
+test: lint unit notebooks browser
 
 bench: $(INSTALLED)
-	$(BIN)/python tools/bench.py
+	for script in tools/bench_*.py; do $(BIN)/python "$$script"; done
 
 serve: $(INSTALLED)
 	$(BIN)/python -m http.server --bind 127.0.0.1 --directory _build/html 8000

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import importlib.util
 import re
 from pathlib import Path
 
@@ -114,3 +115,12 @@ def test_notebook_was_executed_and_glues_plain_numbers(ipynb):
         if cell.cell_type == "markdown":
             used |= set(re.findall(r"\{glue:(?:text)?\}`([\w]+)", cell.source))
     assert used <= set(glued), f"prose quotes unglued keys: {sorted(used - set(glued))}"
+
+
+def test_status_page_is_generated_not_typed():
+    spec = importlib.util.spec_from_file_location("execute", ROOT / "tools" / "execute.py")
+    execute = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(execute)
+    assert (ROOT / "book" / "status.md").read_text() == execute.status_markdown(), (
+        "book/status.md is out of date: run `make execute`"
+    )
