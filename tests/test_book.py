@@ -117,10 +117,27 @@ def test_notebook_was_executed_and_glues_plain_numbers(ipynb):
     assert used <= set(glued), f"prose quotes unglued keys: {sorted(used - set(glued))}"
 
 
-def test_status_page_is_generated_not_typed():
-    spec = importlib.util.spec_from_file_location("execute", ROOT / "tools" / "execute.py")
-    execute = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(execute)
-    assert (ROOT / "book" / "status.md").read_text() == execute.status_markdown(), (
-        "book/status.md is out of date: run `make execute`"
+def _pages_module():
+    spec = importlib.util.spec_from_file_location("pages", ROOT / "tools" / "pages.py")
+    pages = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(pages)
+    return pages
+
+
+@pytest.mark.parametrize("page", ["status", "claims"])
+def test_generated_pages_are_up_to_date(page):
+    generated = getattr(_pages_module(), f"{page}_markdown")()
+    assert (ROOT / "book" / f"{page}.md").read_text() == generated, (
+        f"book/{page}.md is out of date: run `make execute`"
     )
+
+
+def test_every_landed_claim_has_its_number():
+    pages = _pages_module()
+    for claim in pages.claims():
+        ipynb = ROOT / f"{claim['notebook']}.ipynb"
+        if ipynb.exists():
+            assert claim["key"] in pages.glued_values(ipynb), (
+                f"{claim['notebook']} glues no {claim['key']!r}"
+            )
+            assert claim["comparator"] in pages.COMPARATORS

@@ -5,7 +5,8 @@ Usage: python tools/execute.py [--force] notebooks/.../NN-slug.md [...]
 For each MyST Markdown source, the paired .ipynb is rebuilt from the source (jupytext),
 executed top to bottom in a fresh kernel (nbclient) in the notebook's folder, and written
 back with its outputs. The wall time and the device are printed and stored in the
-notebook's metadata (`mhbook`), which the status page of the book reads.
+notebook's metadata (`mhbook`); then the generated pages (status, claims ledger) are
+rewritten (tools/pages.py).
 
 Make calls this for every notebook whose .md or any mhlib/*.py is newer than its .ipynb.
 Modification times lie after a fresh clone, so the notebook also records a hash of its
@@ -27,9 +28,10 @@ import jupytext
 import nbformat
 from nbclient import NotebookClient
 
+import pages
+
 ROOT = Path(__file__).resolve().parent.parent
 CELL_TIMEOUT_S = 600
-STATUS_PAGE = ROOT / "book" / "status.md"
 
 
 def inputs_hash(source: Path) -> str:
@@ -112,37 +114,6 @@ def execute(source: Path, force: bool) -> float | None:
     return wall
 
 
-def status_markdown() -> str:
-    """The status page: what the last execution of each notebook recorded in its metadata."""
-    toc = (ROOT / "_toc.yml").read_text()
-    rows = []
-    for ipynb in sorted((ROOT / "notebooks").rglob("*.ipynb")):
-        if f"file: {ipynb.relative_to(ROOT).with_suffix('').as_posix()}\n" not in toc:
-            continue  # only pages of the book can be linked
-        run = nbformat.read(ipynb, as_version=4).metadata.get("mhbook", {})
-        v = run.get("versions", {})
-        doc = ipynb.relative_to(ROOT).with_suffix("").as_posix()
-        rows.append(
-            f"| {{doc}}`/{doc}` | {run.get('execution_wall_s', 'not executed')} "
-            f"| {run.get('device', '?')} ({run.get('cpu_count', '?')} CPU cores) "
-            f"| {v.get('tensorflow', '?')} | {v.get('keras', '?')} | {v.get('python', '?')} |"
-        )
-    return "\n".join(
-        [
-            "# Status of the notebooks",
-            "",
-            "Written by `tools/execute.py` (run by `make execute`) from the metadata that each",
-            "notebook's last execution stored; do not edit by hand. A notebook's budget is 60 s",
-            "on a 2-core CPU.",
-            "",
-            "| notebook | execution wall time (s) | device | TensorFlow | Keras | Python |",
-            "|---|---|---|---|---|---|",
-            *rows,
-            "",
-        ]
-    )
-
-
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("sources", nargs="+", type=Path)
@@ -151,7 +122,7 @@ def main(argv: list[str]) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     for source in args.sources:
         execute(source, args.force)
-    STATUS_PAGE.write_text(status_markdown())
+    pages.write_pages()
     return 0
 
 
