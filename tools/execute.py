@@ -26,9 +26,8 @@ from pathlib import Path
 
 import jupytext
 import nbformat
-from nbclient import NotebookClient
-
 import pages
+from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parent.parent
 CELL_TIMEOUT_S = 600
