@@ -5,11 +5,12 @@ Public API (see each module for details):
 
 - `setup(seed)`: seeding, determinism and a one-line device report;
 - `attention.head_logits(mha, query, key)`: per-head pre-softmax logits of a Keras layer;
+- `conv.attention_conv2d(kernel, bias)`: a multi-head attention model equal to `Conv2D`;
 - `plotting`: the book's figure style and per-head attention maps.
 """
 
-from mhlib import attention, plotting
+from mhlib import attention, conv, plotting
 from mhlib.runtime import setup
 
-__all__ = ["attention", "plotting", "setup"]
+__all__ = ["attention", "conv", "plotting", "setup"]
 __version__ = "0.1.0"
