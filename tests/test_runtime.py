@@ -35,3 +35,13 @@ def test_same_seed_same_numbers():
 def test_bad_seed_is_rejected(seed):
     with pytest.raises(ValueError, match="seed"):
         setup(seed=seed)
+
+
+def test_full_precision_matmuls_on_tensorflow():
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("TensorFlow backend only")
+    import tensorflow as tf
+
+    setup(seed=0)
+    assert not tf.config.experimental.tensor_float_32_execution_enabled()
+    assert tf.config.experimental.is_op_determinism_enabled()
