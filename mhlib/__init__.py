@@ -6,11 +6,13 @@ Public API (see each module for details):
 - `setup(seed)`: seeding, determinism and a one-line device report;
 - `attention.head_logits(mha, query, key)`: per-head pre-softmax logits of a Keras layer;
 - `conv.attention_conv2d(kernel, bias)`: a multi-head attention model equal to `Conv2D`;
+- `sinkhorn(logits, temperature, num_iters)`, `SoftMatching`: soft, differentiable matching;
 - `plotting`: the book's figure style and per-head attention maps.
 """
 
 from mhlib import attention, conv, plotting
+from mhlib.matching import SoftMatching, sinkhorn
 from mhlib.runtime import setup
 
-__all__ = ["attention", "conv", "plotting", "setup"]
+__all__ = ["SoftMatching", "attention", "conv", "plotting", "setup", "sinkhorn"]
 __version__ = "0.1.0"
