@@ -7,12 +7,23 @@ Public API (see each module for details):
 - `attention.head_logits(mha, query, key)`: per-head pre-softmax logits of a Keras layer;
 - `conv.attention_conv2d(kernel, bias)`: a multi-head attention model equal to `Conv2D`;
 - `sinkhorn(logits, temperature, num_iters)`, `SoftMatching`: soft, differentiable matching;
+- `RotaryEmbedding`, `RotaryMultiHeadAttention`: rotary position embedding (RoPE) layers;
 - `plotting`: the book's figure style and per-head attention maps.
 """
 
 from mhlib import attention, conv, plotting
 from mhlib.matching import SoftMatching, sinkhorn
+from mhlib.rope import RotaryEmbedding, RotaryMultiHeadAttention
 from mhlib.runtime import setup
 
-__all__ = ["SoftMatching", "attention", "conv", "plotting", "setup", "sinkhorn"]
+__all__ = [
+    "RotaryEmbedding",
+    "RotaryMultiHeadAttention",
+    "SoftMatching",
+    "attention",
+    "conv",
+    "plotting",
+    "setup",
+    "sinkhorn",
+]
 __version__ = "0.1.0"
