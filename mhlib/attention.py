@@ -29,9 +29,11 @@ def head_logits(mha: keras.layers.MultiHeadAttention, query, key):
     returns when no mask is given.
 
     Args:
-        mha: a `keras.layers.MultiHeadAttention` that has already been called
-            (built) on inputs of the same feature sizes, with the default
-            `attention_axes` (attention over the sequence axis).
+        mha: a `keras.layers.MultiHeadAttention` (or an
+            `mhlib.RotaryMultiHeadAttention`, whose logits include the rotation)
+            that has already been called (built) on inputs of the same feature
+            sizes, with the default `attention_axes` (attention over the
+            sequence axis).
         query: tensor of shape `(B, T, query_features)`.
         key: tensor of shape `(B, S, key_features)`; for self-attention pass
             the same tensor as `query`.
@@ -42,7 +44,8 @@ def head_logits(mha: keras.layers.MultiHeadAttention, query, key):
     Raises:
         TypeError: if `mha` is not a `keras.layers.MultiHeadAttention`.
         ValueError: if `mha` is not built, uses non-default `attention_axes`,
-            or `query` / `key` is not of rank 3.
+            is another subclass that computes its scores its own way, or
+            `query` / `key` is not of rank 3.
 
     Example:
 
@@ -76,5 +79,15 @@ def head_logits(mha: keras.layers.MultiHeadAttention, query, key):
     _check_rank3("key", key)
     q = mha.query_dense(query)  # (B, T, H, Dk)
     k = mha.key_dense(key)  # (B, S, H, Dk)
+    if type(mha)._compute_attention is not keras.layers.MultiHeadAttention._compute_attention:
+        from mhlib.rope import RotaryMultiHeadAttention
+
+        if not isinstance(mha, RotaryMultiHeadAttention):
+            raise ValueError(
+                f"`mha` is a {type(mha).__name__}, which overrides how attention scores are "
+                "computed; head_logits knows only keras.layers.MultiHeadAttention's scores "
+                "and mhlib.RotaryMultiHeadAttention's"
+            )
+        q, k = mha.rotary(q), mha.rotary(k)  # rotate by position, as the layer does
     q = q * ops.cast(1.0 / math.sqrt(float(mha.key_dim)), q.dtype)
     return ops.einsum("bthd,bshd->bhts", q, k)  # (B, H, T, S)

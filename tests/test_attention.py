@@ -57,3 +57,25 @@ def test_multi_axis_attention_is_rejected():
     mha(x, x)
     with pytest.raises(ValueError, match="attention_axes"):
         head_logits(mha, x[:, 0], x[:, 0])
+
+
+def test_rotary_layer_logits_include_the_rotation():
+    from mhlib.rope import RotaryMultiHeadAttention
+
+    x = np.random.default_rng(1).normal(size=(2, 6, 8)).astype("float32")
+    mha = RotaryMultiHeadAttention(num_heads=2, key_dim=4)
+    _, scores = mha(x, x, return_attention_scores=True)
+    logits = head_logits(mha, x, x)
+    np.testing.assert_allclose(keras.ops.softmax(logits, axis=-1), scores, atol=1e-6)
+
+
+def test_subclass_with_its_own_scores_is_rejected():
+    class Doubled(keras.layers.MultiHeadAttention):
+        def _compute_attention(self, query, key, value, *args, **kwargs):
+            return super()._compute_attention(2 * query, key, value, *args, **kwargs)
+
+    mha = Doubled(num_heads=2, key_dim=4)
+    x = np.zeros((1, 3, 8), "float32")
+    mha(x, x)
+    with pytest.raises(ValueError, match="Doubled"):
+        head_logits(mha, x, x)
