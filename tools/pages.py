@@ -92,11 +92,11 @@ def verdict(value: object, comparator: str, target: float) -> str:
 
 def claims_markdown() -> str:
     """The claims ledger: one row per claim, with its deciding number and verdict."""
+    order = {ipynb: i for i, ipynb in enumerate(book_notebooks())}
+    landed = [c for c in claims() if ROOT / f"{c['notebook']}.ipynb" in order]
     rows = []
-    for claim in claims():
+    for claim in sorted(landed, key=lambda c: order[ROOT / f"{c['notebook']}.ipynb"]):
         ipynb = ROOT / f"{claim['notebook']}.ipynb"
-        if not ipynb.exists():
-            continue  # the section has not landed yet
         values = glued_values(ipynb)
         key = claim["key"]
         if key not in values:
