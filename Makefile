@@ -48,6 +48,7 @@ lint: $(INSTALLED)
 
 unit: $(INSTALLED)
 	$(BIN)/python -m pytest tests --ignore=tests/site
+	$(BIN)/python -m pytest --doctest-modules mhlib
 
 notebooks: $(INSTALLED)
 	$(BIN)/python -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=600 \

@@ -53,6 +53,23 @@ def glued_values(ipynb: Path) -> dict[str, object]:
     return values
 
 
+def _page(source: str, title: str, intro: list[str], columns: list[str], rows: list[str]) -> str:
+    return "\n".join(
+        [
+            GENERATED.format(source=source),
+            "",
+            f"# {title}",
+            "",
+            *intro,
+            "",
+            "| " + " | ".join(columns) + " |",
+            "|" + "---|" * len(columns),
+            *rows,
+            "",
+        ]
+    )
+
+
 def status_markdown() -> str:
     """The status page: what the last execution of each notebook recorded in its metadata."""
     rows = []
@@ -65,25 +82,29 @@ def status_markdown() -> str:
             f"| {run.get('device', '?')} ({run.get('cpu_count', '?')} CPU cores) "
             f"| {v.get('tensorflow', '?')} | {v.get('keras', '?')} | {v.get('python', '?')} |"
         )
-    return "\n".join(
+    return _page(
+        "the notebooks' metadata",
+        "Status of the notebooks",
         [
-            GENERATED.format(source="the notebooks' metadata"),
-            "",
-            "# Status of the notebooks",
-            "",
             "What the last `make execute` recorded for each notebook: its wall time, the device",
             "and the library versions. A notebook's budget is 60 s on a 2-core CPU.",
-            "",
-            "| notebook | execution wall time (s) | device | TensorFlow | Keras | Python |",
-            "|---|---|---|---|---|---|",
-            *rows,
-            "",
-        ]
+        ],
+        ["notebook", "execution wall time (s)", "device", "TensorFlow", "Keras", "Python"],
+        rows,
     )
 
 
 def claims() -> list[dict]:
     return yaml.safe_load((ROOT / "book" / "claims.yml").read_text())["claims"]
+
+
+SYMBOLS = {">=": "≥", "<=": "≤", "==": "=", ">": ">", "<": "<"}
+
+
+def section_label(notebook: str) -> str:
+    """"1.4" for notebooks/01-applications/04-long-range: chapter and section numbers."""
+    chapter, name = notebook.split("/")[-2:]
+    return f"{int(chapter[:2])}.{int(name[:2])}"
 
 
 def verdict(value: object, comparator: str, target: float) -> str:
@@ -102,27 +123,25 @@ def claims_markdown() -> str:
         if key not in values:
             raise KeyError(f"{claim['notebook']} glues no {key!r} (book/claims.yml)")
         number = f"{{glue:text}}`../{claim['notebook']}.ipynb::{key}:{claim['format']}`"
-        target = f"{claim['comparator']} {claim['target']}"
+        target = f"{SYMBOLS[claim['comparator']]} {claim['target']:g}"
+        outcome = verdict(values[key], claim["comparator"], claim["target"])
         rows.append(
-            f"| {claim['claim']} | {{doc}}`/{claim['notebook']}` | `{key}` = {number} "
-            f"| {target} | {verdict(values[key], claim['comparator'], claim['target'])} |"
+            f"| {claim['claim']} | {{doc}}`{section_label(claim['notebook'])} "
+            f"</{claim['notebook']}>` | `{key}` = {number} | {target} "
+            f"| {outcome if outcome == 'holds' else f'**{outcome}**'} |"
         )
-    return "\n".join(
+    return _page(
+        "book/claims.yml and the executed notebooks",
+        "Claims ledger",
         [
-            GENERATED.format(source="book/claims.yml and the executed notebooks"),
-            "",
-            "# Claims ledger",
-            "",
             "Every claim of the source chapter that the book tests, the section that tests it,",
             "the number that decides it (pulled from the executed notebook), the target it is",
-            "held to, and whether it met the target. A claim listed as not holding is reported",
-            "as measured, with the reason discussed in its section.",
-            "",
-            "| claim | section | deciding number | target | verdict |",
-            "|---|---|---|---|---|",
-            *rows,
-            "",
-        ]
+            "held to, and whether it met the target. A claim that does not hold is reported",
+            "as measured, and its section discusses why. Sections are numbered as in the",
+            "table of contents (0.1 is the primer).",
+        ],
+        ["claim", "section", "deciding number", "target", "verdict"],
+        rows,
     )
 
 
