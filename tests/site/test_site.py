@@ -110,6 +110,18 @@ def test_site_has_pages():
     assert any(p.startswith("notebooks/") for p in PAGES)
 
 
+def test_each_notebook_is_built_once_from_its_ipynb():
+    sources = sorted(
+        p.relative_to(SITE / "_sources").as_posix()
+        for p in (SITE / "_sources" / "notebooks").rglob("*")
+        if p.is_file()
+    )
+    notebooks = sorted(
+        p.relative_to(ROOT).as_posix() for p in (ROOT / "notebooks").rglob("*.ipynb")
+    )
+    assert sources == notebooks, "a notebook page was built from its .md twin, or twice"
+
+
 @pytest.mark.parametrize("page", PAGES)
 def test_page(page, base_url, browser):
     context = browser.new_context(viewport={"width": 1280, "height": 900})
