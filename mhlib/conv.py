@@ -180,8 +180,9 @@ def attention_conv2d(kernel, bias=None) -> keras.Model:
       `-LOGIT_GAP * |k - q - (dy, dx)|**2` plus a term that depends on `q` only
       (which softmax cancels), so its attention is one-hot, to float32
       precision, on the pixel at offset `(dy, dx)`;
-    - its value projection (`value_dim = out_channels`) ignores the position
-      and applies `kernel[a, b]`, a `(in_channels, out_channels)` matrix;
+    - its value projection ignores the position and applies `kernel[a, b]`, a
+      `(in_channels, out_channels)` matrix (keys and values have
+      `max(3, out_channels)` dimensions per head; the unused ones are zero);
     - the output projection is the identity per head, so the layer sums the
       heads, and its bias is the convolution's bias.
 
@@ -266,43 +267,51 @@ def attention_conv2d(kernel, bias=None) -> keras.Model:
 
     images = keras.Input((None, None, in_channels), name="images")
     queries, keys = PixelTokens(padding, in_channels, name="tokens")(images)
+    # One size for keys and values: the JAX backend's fused attention kernel needs them equal.
+    head_dim = max(POSITION_FEATURES, out_channels)
     attention = keras.layers.MultiHeadAttention(
         num_heads=len(heads),
-        key_dim=POSITION_FEATURES,
-        value_dim=out_channels,
+        key_dim=head_dim,
+        value_dim=head_dim,
         output_shape=out_channels,
         name="attention",
     )
     tokens = attention(queries, keys)  # (B, H*W, out_channels)
     outputs = TokensToImage(name="image")(tokens, images)
-    _set_weights(attention, heads, np.concatenate(biases), in_channels)
+    _set_weights(attention, heads, np.concatenate(biases), in_channels, head_dim)
     return keras.Model(images, outputs, name="attention_conv2d")
 
 
-def _set_weights(attention, heads, bias: np.ndarray, in_channels: int) -> None:
-    """Writes the position-only query/key, content-only value and summing output weights."""
+def _set_weights(attention, heads, bias: np.ndarray, in_channels: int, head_dim: int) -> None:
+    """Writes the position-only query/key, content-only value and summing output weights.
+
+    Query and key use the first POSITION_FEATURES of the `head_dim` dimensions of a
+    head, the value the first `out_channels`; the other dimensions stay zero.
+    """
     features = in_channels + POSITION_FEATURES
     row, col, norm = in_channels, in_channels + 1, in_channels + 2
     num_heads, out_channels = len(heads), bias.shape[0]
     # The logit is (q . k) / sqrt(key_dim); the scale puts LOGIT_GAP between
     # the target pixel (distance 0) and its nearest neighbour (distance 1).
-    scale = LOGIT_GAP * math.sqrt(POSITION_FEATURES)
-    query_kernel = np.zeros((features, num_heads, POSITION_FEATURES), "float32")
-    query_bias = np.zeros((num_heads, POSITION_FEATURES), "float32")
-    key_kernel = np.zeros((features, num_heads, POSITION_FEATURES), "float32")
-    value_kernel = np.zeros((features, num_heads, out_channels), "float32")
+    scale = LOGIT_GAP * math.sqrt(head_dim)
+    query_kernel = np.zeros((features, num_heads, head_dim), "float32")
+    query_bias = np.zeros((num_heads, head_dim), "float32")
+    key_kernel = np.zeros((features, num_heads, head_dim), "float32")
+    value_kernel = np.zeros((features, num_heads, head_dim), "float32")
     for h, (dy, dx, value) in enumerate(heads):
         # query = scale * (1, i + dy, j + dx); key = (-(i**2 + j**2), 2 i, 2 j)
         query_kernel[row, h, 1] = query_kernel[col, h, 2] = scale
-        query_bias[h] = scale * np.array([1.0, dy, dx])
+        query_bias[h, :POSITION_FEATURES] = scale * np.array([1.0, dy, dx])
         key_kernel[norm, h, 0] = -1.0
         key_kernel[row, h, 1] = key_kernel[col, h, 2] = 2.0
-        value_kernel[:in_channels, h, :] = value
-    output_kernel = np.tile(np.eye(out_channels, dtype="float32"), (num_heads, 1, 1))
+        value_kernel[:in_channels, h, :out_channels] = value
+    output_kernel = np.zeros((num_heads, head_dim, out_channels), "float32")
+    output_kernel[:, :out_channels, :] = np.eye(out_channels, dtype="float32")
+    zeros = np.zeros((num_heads, head_dim), "float32")
     for dense, weights in (
         (attention.query_dense, (query_kernel, query_bias)),
-        (attention.key_dense, (key_kernel, np.zeros((num_heads, POSITION_FEATURES)))),
-        (attention.value_dense, (value_kernel, np.zeros((num_heads, out_channels)))),
+        (attention.key_dense, (key_kernel, zeros)),
+        (attention.value_dense, (value_kernel, zeros)),
         (attention.output_dense, (output_kernel, bias)),
     ):
         dense.kernel.assign(weights[0])
