@@ -1,17 +1,6 @@
-"""Shared fixtures. The notebooks themselves run under nbval (`make notebooks`), not here."""
-
-from __future__ import annotations
+"""Shared test settings. The notebooks themselves run under nbval (`make notebooks`), not here."""
 
 import os
-from pathlib import Path
 
-import pytest
-
+# TensorFlow's C++ logging; most of what it prints at import ignores this anyway.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(scope="session")
-def root() -> Path:
-    return ROOT
