@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import importlib.util
 import re
 from pathlib import Path
@@ -20,7 +19,16 @@ SOURCES = sorted(
 IPYNBS = sorted(
     p for p in (ROOT / "notebooks").rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts
 )
-GLUE_MIME = "application/papermill.record/text/plain"
+
+
+def _load_pages():
+    spec = importlib.util.spec_from_file_location("pages", ROOT / "tools" / "pages.py")
+    pages = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(pages)
+    return pages
+
+
+PAGES = _load_pages()  # tools/pages.py: reads glued values and generates the book's pages
 
 
 def toc_files() -> list[str]:
@@ -100,15 +108,12 @@ def test_notebook_was_executed_and_glues_plain_numbers(ipynb):
     code = [c for c in notebook.cells if c.cell_type == "code"]
     assert all(c.get("execution_count") for c in code), f"{ipynb.name} is not fully executed"
     assert not [o for c in code for o in c.outputs if o.output_type == "error"]
-    glued = {}
-    for cell in code:
-        for output in cell.outputs:
-            data = output.get("data", {})
-            if GLUE_MIME in data:
-                glued[output["metadata"]["scrapbook"]["name"]] = data[GLUE_MIME]
-    for key, text in glued.items():
-        value = ast.literal_eval(text)  # a NumPy scalar would print as np.float64(...)
-        assert isinstance(value, int | float | str | bool), f"{key} glues {text!r}"
+    try:
+        glued = PAGES.glued_values(ipynb)
+    except ValueError as exc:  # a NumPy scalar prints as np.float64(...), not a literal
+        pytest.fail(f"{ipynb.name} glues a value that is not a plain Python literal: {exc}")
+    for key, value in glued.items():
+        assert isinstance(value, int | float | str | bool), f"{key} glues {value!r}"
     source = jupytext.read(ipynb.with_suffix(".md"))
     used = set()
     for cell in source.cells:
@@ -117,27 +122,19 @@ def test_notebook_was_executed_and_glues_plain_numbers(ipynb):
     assert used <= set(glued), f"prose quotes unglued keys: {sorted(used - set(glued))}"
 
 
-def _pages_module():
-    spec = importlib.util.spec_from_file_location("pages", ROOT / "tools" / "pages.py")
-    pages = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(pages)
-    return pages
-
-
 @pytest.mark.parametrize("page", ["status", "claims"])
 def test_generated_pages_are_up_to_date(page):
-    generated = getattr(_pages_module(), f"{page}_markdown")()
+    generated = getattr(PAGES, f"{page}_markdown")()
     assert (ROOT / "book" / f"{page}.md").read_text() == generated, (
         f"book/{page}.md is out of date: run `make execute`"
     )
 
 
 def test_every_landed_claim_has_its_number():
-    pages = _pages_module()
-    for claim in pages.claims():
+    for claim in PAGES.claims():
         ipynb = ROOT / f"{claim['notebook']}.ipynb"
         if ipynb.exists():
-            assert claim["key"] in pages.glued_values(ipynb), (
+            assert claim["key"] in PAGES.glued_values(ipynb), (
                 f"{claim['notebook']} glues no {claim['key']!r}"
             )
-            assert claim["comparator"] in pages.COMPARATORS
+            assert claim["comparator"] in PAGES.COMPARATORS
