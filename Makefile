@@ -15,12 +15,19 @@ BOOK_FLAGS := -W -n --keep-going
 export TF_CPP_MIN_LOG_LEVEL := 3
 export PYTHONHASHSEED := 0
 
-.PHONY: help install execute book test lint unit notebooks site browser bench serve clean
+# nbval runs every notebook twice: as this machine runs it, and as another machine would
+# sum its floats (no oneDNN kernels, one thread). Both must reproduce the checked outputs.
+NBVAL := -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=600 -p no:randomly
+FOREIGN := TF_ENABLE_ONEDNN_OPTS=0 TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1 OMP_NUM_THREADS=1
+
+.PHONY: help install execute book test lint unit notebooks site browser bench serve clean \
+	robustness test-oldest
 
 help:
 	@echo "make book   install if needed, execute changed notebooks, build _build/html"
 	@echo "make test   lint, unit tests, nbval on every notebook, site build, browser test"
-	@echo "make execute / bench / serve / clean"
+	@echo "make robustness   every learned claim over 10 seeds (book/robustness.json)"
+	@echo "make execute / bench / serve / clean / test-oldest"
 
 $(INSTALLED): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
@@ -32,7 +39,7 @@ $(INSTALLED): pyproject.toml
 
 install: $(INSTALLED)
 
-%.ipynb: %.md $(MHLIB) tools/execute.py | $(INSTALLED)
+%.ipynb: %.md $(MHLIB) $(wildcard book/robustness.json) tools/execute.py | $(INSTALLED)
 	$(BIN)/python tools/execute.py $<
 
 execute: $(INSTALLED) $(NOTEBOOKS)
@@ -51,8 +58,14 @@ unit: $(INSTALLED)
 	$(BIN)/python -m pytest --doctest-modules mhlib
 
 notebooks: $(INSTALLED)
-	$(BIN)/python -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=600 \
-		-p no:randomly notebooks
+	$(BIN)/python $(NBVAL) notebooks
+	@echo "nbval again, as a foreign machine: $(FOREIGN)"
+	$(FOREIGN) $(BIN)/python $(NBVAL) notebooks
+
+# Not part of `make test` (about 15 minutes on 2 cores); `make test` fails when it is stale.
+robustness: $(INSTALLED)
+	time $(BIN)/python tools/robustness.py
+	$(MAKE) execute
 
 # The browser test needs Debian's chromium; as root it is installed here if missing.
 browser: site
@@ -68,6 +81,15 @@ bench: $(INSTALLED)
 
 serve: $(INSTALLED)
 	$(BIN)/python -m http.server --bind 127.0.0.1 --directory _build/html 8000
+
+# The lowest versions pyproject.toml allows, in their own venv: mhlib's unit tests.
+OLDEST := .venv-oldest
+test-oldest:
+	test -x $(OLDEST)/bin/python || $(PYTHON) -m venv $(OLDEST)
+	$(OLDEST)/bin/python -m pip install --quiet "tensorflow==2.19.*" "keras==3.13.*" \
+		"numpy<2.2" scipy matplotlib pytest POT
+	$(OLDEST)/bin/python -m pip install --quiet --no-deps -e .
+	$(OLDEST)/bin/python -m pytest -q tests --ignore=tests/site --ignore=tests/test_book.py
 
 clean:
 	rm -rf _build

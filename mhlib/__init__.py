@@ -4,6 +4,7 @@ Interdisciplinary Connections*.
 Public API (see each module for details):
 
 - `setup(seed)`: seeding, determinism and a one-line device report;
+- `claim(key, value, op, target)`, `record(key, value)`: deciding numbers, glued rounded;
 - `attention.head_logits(mha, query, key)`: per-head pre-softmax logits of a Keras layer;
 - `conv.attention_conv2d(kernel, bias)`: a multi-head attention model equal to `Conv2D`;
 - `sinkhorn(logits, temperature, num_iters)`, `SoftMatching`: soft, differentiable matching;
@@ -12,6 +13,7 @@ Public API (see each module for details):
 """
 
 from mhlib import attention, conv, plotting
+from mhlib.claims import claim, record
 from mhlib.matching import SoftMatching, sinkhorn
 from mhlib.rope import RotaryEmbedding, RotaryMultiHeadAttention
 from mhlib.runtime import setup
@@ -21,8 +23,10 @@ __all__ = [
     "RotaryMultiHeadAttention",
     "SoftMatching",
     "attention",
+    "claim",
     "conv",
     "plotting",
+    "record",
     "setup",
     "sinkhorn",
 ]

@@ -10,14 +10,19 @@ rewritten (tools/pages.py).
 
 Make calls this for every notebook whose .md or any mhlib/*.py is newer than its .ipynb.
 Modification times lie after a fresh clone, so the notebook also records a hash of its
-inputs (its source and mhlib/*.py): when that hash is unchanged the notebook is only
-touched, not executed again. `--force` executes regardless.
+inputs (its source and the mhlib modules it imports, directly or through other mhlib
+modules): when that hash is unchanged the notebook is only touched, not executed again.
+`--force` executes regardless.
+
+Re-executing an unchanged notebook rewrites nothing: cells keep the ids stored in the
+.ipynb, no per-cell timing is recorded, and what changes from run to run (wall time,
+device, versions) goes to `book/runs.json`, which the status page is generated from.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
+import json
 import os
 import platform
 import sys
@@ -27,19 +32,12 @@ from pathlib import Path
 import jupytext
 import nbformat
 import pages
+from inputs import notebook_hash
 from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parent.parent
+RUNS = ROOT / "book" / "runs.json"
 CELL_TIMEOUT_S = 600
-
-
-def inputs_hash(source: Path) -> str:
-    """Hash of what determines a notebook's outputs: its source and the mhlib package."""
-    digest = hashlib.sha256()
-    for path in [source, *sorted((ROOT / "mhlib").glob("*.py"))]:
-        digest.update(path.relative_to(ROOT).as_posix().encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
 
 
 def stored_hash(ipynb: Path) -> str | None:
@@ -47,6 +45,19 @@ def stored_hash(ipynb: Path) -> str | None:
         return None
     notebook = nbformat.read(ipynb, as_version=4)
     return notebook.metadata.get("mhbook", {}).get("inputs_sha256")
+
+
+def reuse_cell_ids(notebook: nbformat.NotebookNode, ipynb: Path) -> None:
+    """Gives each cell the id its unchanged twin has in the stored .ipynb, if any."""
+    if not ipynb.exists():
+        return
+    stored: dict[tuple[str, str], list[str]] = {}
+    for cell in nbformat.read(ipynb, as_version=4).cells:
+        stored.setdefault((cell.cell_type, cell.source), []).append(cell.id)
+    for cell in notebook.cells:
+        ids = stored.get((cell.cell_type, cell.source))
+        if ids:
+            cell.id = ids.pop(0)
 
 
 def device_from_outputs(notebook: nbformat.NotebookNode) -> str:
@@ -73,16 +84,23 @@ def versions() -> dict[str, str]:
     return found
 
 
+def save_run(rel: str, run: dict) -> None:
+    """Stores what this execution measured in book/runs.json (the status page's data)."""
+    runs = json.loads(RUNS.read_text()) if RUNS.exists() else {}
+    runs[rel] = run
+    RUNS.write_text(json.dumps(dict(sorted(runs.items())), indent=1) + "\n")
+
+
 def execute(source: Path, force: bool) -> float | None:
     source = source.resolve()
     if source.suffix != ".md" or not source.exists():
         raise SystemExit(f"expected an existing MyST notebook source (.md), got {source}")
     ipynb = source.with_suffix(".ipynb")
-    rel = source.relative_to(ROOT).with_suffix(".ipynb")
-    digest = inputs_hash(source)
+    rel = source.relative_to(ROOT).with_suffix("").as_posix()
+    digest = notebook_hash(source)
     if not force and stored_hash(ipynb) == digest:
         ipynb.touch()
-        print(f"{rel}: inputs unchanged, not executed", flush=True)
+        print(f"{rel}.ipynb: inputs unchanged, not executed", flush=True)
         return None
 
     notebook = jupytext.read(source)
@@ -91,25 +109,30 @@ def execute(source: Path, force: bool) -> float | None:
         "display_name": "Python 3 (ipykernel)",
         "language": "python",
     }
+    reuse_cell_ids(notebook, ipynb)
     client = NotebookClient(
         notebook,
         timeout=CELL_TIMEOUT_S,
         kernel_name="python3",
+        record_timing=False,
         resources={"metadata": {"path": str(source.parent)}},
     )
     start = time.perf_counter()
     client.execute()
     wall = time.perf_counter() - start
 
-    notebook.metadata["mhbook"] = {
-        "inputs_sha256": digest,
-        "execution_wall_s": round(wall, 1),
-        "device": device_from_outputs(notebook),
-        "versions": versions(),
-        "cpu_count": os.cpu_count(),
-    }
+    notebook.metadata["mhbook"] = {"inputs_sha256": digest}
     jupytext.write(notebook, ipynb, fmt="ipynb")
-    print(f"{rel}: executed in {wall:.1f} s", flush=True)
+    save_run(
+        rel,
+        {
+            "execution_wall_s": round(wall, 1),
+            "device": device_from_outputs(notebook),
+            "versions": versions(),
+            "cpu_count": os.cpu_count(),
+        },
+    )
+    print(f"{rel}.ipynb: executed in {wall:.1f} s", flush=True)
     return wall
 
 
