@@ -86,7 +86,7 @@ serve: $(INSTALLED)
 OLDEST := .venv-oldest
 test-oldest:
 	test -x $(OLDEST)/bin/python || $(PYTHON) -m venv $(OLDEST)
-	$(OLDEST)/bin/python -m pip install --quiet "tensorflow==2.19.*" "keras==3.13.*" \
+	$(OLDEST)/bin/python -m pip install --quiet "tensorflow==2.19.*" "keras==3.15.0" \
 		"numpy<2.2" scipy matplotlib pytest POT
 	$(OLDEST)/bin/python -m pip install --quiet --no-deps -e .
 	$(OLDEST)/bin/python -m pytest -q tests --ignore=tests/site --ignore=tests/test_book.py
