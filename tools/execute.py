@@ -25,6 +25,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import sys
 import time
 from pathlib import Path
@@ -38,6 +39,10 @@ from nbclient import NotebookClient
 ROOT = Path(__file__).resolve().parent.parent
 RUNS = ROOT / "book" / "runs.json"
 CELL_TIMEOUT_S = 600
+# absl/glog lines ("I0000 00:00:1795900003.507422   21543 port.cc:153] ...") and their preamble
+LIBRARY_LOG = re.compile(
+    r"[IWEF]\d{4} \d\d:\d\d:[\d.]+ +\d+ \S+:\d+\]|WARNING: All log messages before absl"
+)
 
 
 def stored_hash(ipynb: Path) -> str | None:
@@ -58,6 +63,25 @@ def reuse_cell_ids(notebook: nbformat.NotebookNode, ipynb: Path) -> None:
         ids = stored.get((cell.cell_type, cell.source))
         if ids:
             cell.id = ids.pop(0)
+
+
+def drop_library_logs(notebook: nbformat.NotebookNode) -> None:
+    """Removes TensorFlow's C++ start-up logs (time-stamped, so new at every run) from stderr.
+
+    TensorFlow writes them at import whatever TF_CPP_MIN_LOG_LEVEL says; they would make
+    every re-execution rewrite the notebook, and the site never shows stderr anyway.
+    """
+    for cell in notebook.cells:
+        kept = []
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "stream" and output.get("name") == "stderr":
+                lines = output["text"].splitlines(keepends=True)
+                output["text"] = "".join(line for line in lines if not LIBRARY_LOG.match(line))
+                if not output["text"]:
+                    continue
+            kept.append(output)
+        if cell.cell_type == "code":
+            cell.outputs = kept
 
 
 def device_from_outputs(notebook: nbformat.NotebookNode) -> str:
@@ -121,6 +145,7 @@ def execute(source: Path, force: bool) -> float | None:
     client.execute()
     wall = time.perf_counter() - start
 
+    drop_library_logs(notebook)
     notebook.metadata["mhbook"] = {"inputs_sha256": digest}
     jupytext.write(notebook, ipynb, fmt="ipynb")
     save_run(
