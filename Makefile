@@ -21,12 +21,13 @@ NBVAL := -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=600 -p n
 FOREIGN := TF_ENABLE_ONEDNN_OPTS=0 TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1 OMP_NUM_THREADS=1
 
 .PHONY: help install execute book test lint unit notebooks site browser bench serve clean \
-	robustness test-oldest
+	robustness test-oldest test-jax
 
 help:
 	@echo "make book   install if needed, execute changed notebooks, build _build/html"
 	@echo "make test   lint, unit tests, nbval on every notebook, site build, browser test"
 	@echo "make robustness   every learned claim over 10 seeds (book/robustness.json)"
+	@echo "make test-jax     unit tests and every notebook's claims on the JAX backend"
 	@echo "make execute / bench / serve / clean / test-oldest"
 
 $(INSTALLED): pyproject.toml
@@ -81,6 +82,14 @@ bench: $(INSTALLED)
 
 serve: $(INSTALLED)
 	$(BIN)/python -m http.server --bind 127.0.0.1 --directory _build/html 8000
+
+# The JAX backend: the unit tests, then every notebook with its asserts (outputs are not
+# compared: they are TensorFlow's); wall times and claims go to the status page.
+test-jax: $(INSTALLED)
+	$(BIN)/python -m pip install --quiet -e '.[jax]'
+	KERAS_BACKEND=jax $(BIN)/python -m pytest -q tests --ignore=tests/site
+	KERAS_BACKEND=jax $(BIN)/python -m pytest -q --doctest-modules mhlib
+	time $(BIN)/python tools/backend.py --backend jax
 
 # The lowest versions pyproject.toml allows, in their own venv: mhlib's unit tests.
 OLDEST := .venv-oldest

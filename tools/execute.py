@@ -22,7 +22,6 @@ device, versions) goes to `book/runs.json`, which the status page is generated f
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import re
@@ -37,7 +36,6 @@ from inputs import notebook_hash
 from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parent.parent
-RUNS = ROOT / "book" / "runs.json"
 CELL_TIMEOUT_S = 600
 # absl/glog lines ("I0000 00:00:1795900003.507422   21543 port.cc:153] ...") and their preamble
 LIBRARY_LOG = re.compile(
@@ -84,18 +82,6 @@ def drop_library_logs(notebook: nbformat.NotebookNode) -> None:
             cell.outputs = kept
 
 
-def device_from_outputs(notebook: nbformat.NotebookNode) -> str:
-    """The device named in the `setup()` report the notebook printed ("seed 0 | CPU | ...")."""
-    for cell in notebook.cells:
-        for output in cell.get("outputs", []):
-            text = output.get("text", "")
-            if output.get("output_type") == "stream" and text.startswith("seed "):
-                parts = text.split(" | ")
-                if len(parts) > 1:
-                    return parts[1].strip()
-    return "unknown"
-
-
 def versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -108,11 +94,6 @@ def versions() -> dict[str, str]:
     return found
 
 
-def save_run(rel: str, run: dict) -> None:
-    """Stores what this execution measured in book/runs.json (the status page's data)."""
-    runs = json.loads(RUNS.read_text()) if RUNS.exists() else {}
-    runs[rel] = run
-    RUNS.write_text(json.dumps(dict(sorted(runs.items())), indent=1) + "\n")
 
 
 def execute(source: Path, force: bool) -> float | None:
@@ -148,11 +129,12 @@ def execute(source: Path, force: bool) -> float | None:
     drop_library_logs(notebook)
     notebook.metadata["mhbook"] = {"inputs_sha256": digest}
     jupytext.write(notebook, ipynb, fmt="ipynb")
-    save_run(
+    pages.save_run(
         rel,
+        "tensorflow",
         {
             "execution_wall_s": round(wall, 1),
-            "device": device_from_outputs(notebook),
+            "device": pages.device_from_outputs(notebook),
             "versions": versions(),
             "cpu_count": os.cpu_count(),
         },

@@ -117,30 +117,65 @@ def _page(source: str, title: str, intro: list[str], columns: list[str], rows: l
 
 
 def runs() -> dict[str, dict]:
+    """book/runs.json: notebook -> backend -> what its last execution there recorded."""
     return json.loads(RUNS.read_text()) if RUNS.exists() else {}
 
 
+def save_run(notebook: str, backend: str, run: dict) -> None:
+    """Stores what one execution of a notebook on one backend measured in book/runs.json."""
+    recorded = runs()
+    recorded.setdefault(notebook, {})[backend] = run
+    RUNS.write_text(json.dumps(dict(sorted(recorded.items())), indent=1) + "\n")
+
+
+def device_from_outputs(notebook: nbformat.NotebookNode) -> str:
+    """The device named in the `setup()` report the notebook printed ("seed 0 | CPU | ...")."""
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            text = output.get("text", "")
+            if output.get("output_type") == "stream" and text.startswith("seed "):
+                parts = text.split(" | ")
+                if len(parts) > 1:
+                    return parts[1].strip()
+    return "unknown"
+
+
 def status_markdown() -> str:
-    """The status page: what the last execution of each notebook recorded in book/runs.json."""
+    """The status page: what the last execution of each notebook on each backend recorded."""
     recorded = runs()
     rows = []
     for ipynb in book_notebooks():
         doc = ipynb.relative_to(ROOT).with_suffix("").as_posix()
-        run = recorded.get(doc, {})
-        v = run.get("versions", {})
+        tf_run = recorded.get(doc, {}).get("tensorflow", {})
+        jax_run = recorded.get(doc, {}).get("jax", {})
+        v = tf_run.get("versions", {})
         rows.append(
-            f"| {{doc}}`/{doc}` | {run.get('execution_wall_s', 'not executed')} "
-            f"| {run.get('device', '?')} ({run.get('cpu_count', '?')} CPU cores) "
+            f"| {{doc}}`/{doc}` | {tf_run.get('execution_wall_s', 'not executed')} "
+            f"| {tf_run.get('device', '?')} ({tf_run.get('cpu_count', '?')} CPU cores) "
+            f"| {jax_run.get('execution_wall_s', 'not run')} | {jax_run.get('claims', '–')} "
+            f"| {jax_run.get('device', '–')} "
             f"| {v.get('tensorflow', '?')} | {v.get('keras', '?')} | {v.get('python', '?')} |"
         )
     return _page(
         "book/runs.json",
         "Status of the notebooks",
         [
-            "What the last `make execute` recorded for each notebook: its wall time, the device",
-            "and the library versions. A notebook's budget is 60 s on a 2-core CPU.",
+            "What the last execution of each notebook recorded, on each Keras backend: its wall",
+            "time and device, and on JAX how many of its claims came out as the book expects",
+            "(`make test-jax`; the stored outputs are TensorFlow's, `make execute`). A",
+            "notebook's budget is 60 s on a 2-core CPU.",
         ],
-        ["notebook", "execution wall time (s)", "device", "TensorFlow", "Keras", "Python"],
+        [
+            "notebook",
+            "TensorFlow wall time (s)",
+            "TensorFlow device",
+            "JAX wall time (s)",
+            "claims as expected on JAX",
+            "JAX device",
+            "TensorFlow",
+            "Keras",
+            "Python",
+        ],
         rows,
     )
 

@@ -23,6 +23,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import jupytext
+import nbformat
 import pages
 import papermill
 from inputs import inputs_hash
@@ -43,10 +44,15 @@ def learned_notebooks() -> list[str]:
     return [entry for entry in pages.toc_files() if entry in learned]
 
 
-def run_one(notebook: str, seed: int) -> tuple[str, int, dict, float]:
-    """Executes one notebook with one seed; returns its glued numbers and any error."""
+def run_papermill(notebook: str, seed: int, env: dict[str, str]) -> tuple[dict, float]:
+    """Executes a notebook's source with `SEED = seed` in a fresh kernel under `env`.
+
+    Returns {"values": every value it glued (when a cell failed: those glued before it),
+    "error": what stopped it or None, "device": the device its setup() reported}, and the
+    wall time.
+    """
     source = ROOT / f"{notebook}.md"
-    os.environ.update(ONE_THREAD)
+    os.environ.update(env)
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as scratch:
         given, executed = Path(scratch) / "in.ipynb", Path(scratch) / "out.ipynb"
@@ -63,13 +69,25 @@ def run_one(notebook: str, seed: int) -> tuple[str, int, dict, float]:
             )
         except papermill.PapermillExecutionError as exc:
             error = f"{exc.ename}: {exc.evalue}"[:500]
-        values = pages.glued_values(executed) if executed.exists() else {}
-    numbers = {
+        done = nbformat.read(executed, as_version=4) if executed.exists() else None
+    found = {
+        "values": pages.glued_values(done) if done else {},
+        "error": error,
+        "device": pages.device_from_outputs(done) if done else "unknown",
+    }
+    return found, time.perf_counter() - start
+
+
+def run_one(notebook: str, seed: int) -> tuple[str, int, dict, float]:
+    """One robustness run: one thread, failed claims recorded; keeps the glued numbers."""
+    result, wall = run_papermill(notebook, seed, ONE_THREAD)
+    del result["device"]
+    result["values"] = {
         key: value
-        for key, value in values.items()
+        for key, value in result["values"].items()
         if isinstance(value, int | float) and not isinstance(value, bool)
     }
-    return notebook, seed, {"values": numbers, "error": error}, time.perf_counter() - start
+    return notebook, seed, result, wall
 
 
 def main(argv: list[str]) -> int:
