@@ -21,7 +21,7 @@ NBVAL := -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=600 -p n
 FOREIGN := TF_ENABLE_ONEDNN_OPTS=0 TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1 OMP_NUM_THREADS=1
 
 .PHONY: help install execute book test lint unit notebooks site browser bench serve clean \
-	robustness test-oldest test-jax
+	robustness test-oldest test-jax nbval-native nbval-foreign
 
 help:
 	@echo "make book   install if needed, execute changed notebooks, build _build/html"
@@ -58,9 +58,15 @@ unit: $(INSTALLED)
 	$(BIN)/python -m pytest tests --ignore=tests/site
 	$(BIN)/python -m pytest --doctest-modules mhlib
 
+# The two passes run side by side (each one's output is printed when it ends): a thread
+# count changes how TensorFlow splits its sums, the load on the machine does not.
 notebooks: $(INSTALLED)
+	$(MAKE) --no-print-directory -j2 --output-sync=target nbval-native nbval-foreign
+
+nbval-native: $(INSTALLED)
 	$(BIN)/python $(NBVAL) notebooks
-	@echo "nbval again, as a foreign machine: $(FOREIGN)"
+
+nbval-foreign: $(INSTALLED)
 	$(FOREIGN) $(BIN)/python $(NBVAL) notebooks
 
 # Not part of `make test` (about 15 minutes on 2 cores); `make test` fails when it is stale.

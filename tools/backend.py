@@ -67,6 +67,7 @@ def main(argv: list[str]) -> int:
     pages.write_pages()
     if failed:
         print(f"failed on {args.backend}: {', '.join(failed)}")
+    print(f"{len(notebooks) - len(failed)} passed, {len(failed)} failed")
     return 1 if failed else 0
 
 
