@@ -1,11 +1,10 @@
 """The built website, in a real browser: headless Debian Chromium driven by Playwright.
 
 Run after `make site` (`make browser` does both); needs /usr/bin/chromium (Debian's
-`chromium` package). Every page under _build/html is served from 127.0.0.1 and checked for
-console errors, typeset math, loaded images, working internal links and, on notebook pages,
-a Colab link to the page's own .ipynb. A screenshot of each page goes to _build/screenshots/.
-MathJax normally comes from a CDN; with no network the test serves the same MathJax 3 from
-the `django-static-mathjax` package instead.
+`chromium` package). Every page under _build/html is served from 127.0.0.1, with every
+request that leaves 127.0.0.1 blocked (the site must work offline), and checked for console
+errors, typeset math, loaded images, working internal links and, on notebook pages, a Colab
+link to the page's own .ipynb. A screenshot of each page goes to _build/screenshots/.
 """
 
 from __future__ import annotations
@@ -13,9 +12,7 @@ from __future__ import annotations
 import functools
 import html.parser
 import http.server
-import importlib.util
 import os
-import re
 import shutil
 import threading
 from pathlib import Path
@@ -27,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SITE = ROOT / "_build" / "html"
 SCREENSHOTS = ROOT / "_build" / "screenshots"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-MATHJAX_CDN = "https://cdn.jsdelivr.net/npm/mathjax@3/es5/"
+DESKTOP = {"width": 1366, "height": 900}
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -44,12 +41,6 @@ PAGES = sorted(
 )
 
 pytestmark = pytest.mark.skipif(not SITE.exists(), reason="no built site: run `make site`")
-
-
-def mathjax_dir() -> Path:
-    spec = importlib.util.find_spec("mathjax")
-    assert spec and spec.submodule_search_locations, "pip install django-static-mathjax"
-    return Path(next(iter(spec.submodule_search_locations))) / "static" / "mathjax" / "es5"
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):
@@ -78,13 +69,48 @@ def browser():
         browser.close()
 
 
-def _serve_mathjax(route) -> None:
-    relative = urlparse(route.request.url).path.split("/es5/", 1)[1]
-    path = mathjax_dir() / relative
-    if path.is_file():
-        route.fulfill(path=str(path))
-    else:
-        route.fulfill(status=404)
+class Tab:
+    """One page in a fresh browser context, offline: requests that leave 127.0.0.1 are
+    aborted and listed in `outside`; console errors are listed in `errors`."""
+
+    def __init__(self, browser, url: str, **context_options) -> None:
+        self.context = browser.new_context(**context_options)
+        self.outside: list[str] = []
+        self.context.route("**/*", self._local_only)
+        self.page = self.context.new_page()
+        self.errors: list[str] = []
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
+        self.page.goto(url, wait_until="networkidle")
+
+    def _local_only(self, route) -> None:
+        if urlparse(route.request.url).hostname == "127.0.0.1":
+            route.continue_()
+        else:
+            self.outside.append(route.request.url)
+            route.abort()
+
+    def screenshot(self, name: str) -> None:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=False)
+
+
+@pytest.fixture
+def tab(browser, base_url):
+    tabs: list[Tab] = []
+
+    def open_tab(page: str, **context_options) -> Tab:
+        tabs.append(Tab(browser, urljoin(base_url, page), **context_options))
+        return tabs[-1]
+
+    yield open_tab
+    for opened in tabs:
+        opened.context.close()
+
+
+def _site_file(url: str, base_url: str) -> Path:
+    target = SITE / unquote(urlparse(url).path.removeprefix(urlparse(base_url).path))
+    return target / "index.html" if target.is_dir() else target
 
 
 class _Anchors(html.parser.HTMLParser):
@@ -123,47 +149,40 @@ def test_each_notebook_is_built_once_from_its_ipynb():
 
 
 @pytest.mark.parametrize("page", PAGES)
-def test_page(page, base_url, browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    context.route(re.compile(r"^https?://(?!127\.0\.0\.1)"), lambda route: route.abort())
-    context.route(re.compile("^" + re.escape(MATHJAX_CDN)), _serve_mathjax)
-    tab = context.new_page()
-    errors: list[str] = []
-    tab.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    tab.on("pageerror", lambda exc: errors.append(str(exc)))
-    tab.goto(urljoin(base_url, page), wait_until="networkidle")
+def test_page(page, base_url, tab):
+    opened = tab(page, viewport=DESKTOP)
+    view = opened.page
+    assert not opened.outside, f"{page} requested resources outside the site: {opened.outside}"
 
-    if tab.locator(".math").count():
-        tab.wait_for_selector("mjx-container", timeout=15_000)
-        assert tab.locator("mjx-container").count() > 0, "math is not typeset"
-        assert tab.locator("mjx-merror").count() == 0, "MathJax reported a TeX error"
+    if view.locator("script[src*='tex-mml-chtml']").count():
+        view.wait_for_function("() => window.MathJax?.startup?.promise", timeout=15_000)
+        view.evaluate("() => MathJax.startup.promise")
+    if view.locator(".math").count():
+        assert view.locator("mjx-container").count() > 0, "math is not typeset"
+        assert view.locator("mjx-merror").count() == 0, "MathJax reported a TeX error"
 
-    broken_images = tab.evaluate(
+    broken_images = view.evaluate(
         "[...document.images].filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)"
     )
     assert not broken_images, f"images that did not load: {broken_images}"
 
     if page.startswith("notebooks/"):
-        colab = tab.evaluate(
+        colab = view.evaluate(
             "[...document.querySelectorAll('a')].map(a => a.href)"
             ".filter(h => h.startsWith('https://colab.research.google.com/'))"
         )
         expected = page.removesuffix(".html") + ".ipynb"
         assert colab and all(link.endswith("/blob/main/" + expected) for link in colab), colab
 
-    hrefs = tab.evaluate("[...document.querySelectorAll('a[href]')].map(a => a.href)")
+    hrefs = view.evaluate("[...document.querySelectorAll('a[href]')].map(a => a.href)")
     for href in hrefs:
-        url = urlparse(href)
         if not href.startswith(base_url):
             continue
-        target = SITE / unquote(url.path.removeprefix(urlparse(base_url).path))
-        if target.is_dir():
-            target = target / "index.html"
+        target = _site_file(href, base_url)
         assert target.exists(), f"{page} links to missing {href}"
-        if url.fragment and target.suffix == ".html":
-            assert unquote(url.fragment) in _ids(target), f"{page} links to missing anchor {href}"
+        fragment = urlparse(href).fragment
+        if fragment and target.suffix == ".html":
+            assert unquote(fragment) in _ids(target), f"{page} links to missing anchor {href}"
 
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    tab.screenshot(path=str(SCREENSHOTS / (page.replace("/", "__") + ".png")), full_page=False)
-    context.close()
-    assert not errors, f"console errors on {page}: {errors}"
+    opened.screenshot(page.replace("/", "__"))
+    assert not opened.errors, f"console errors on {page}: {opened.errors}"
