@@ -3,8 +3,9 @@
 Run after `make site` (`make browser` does both); needs /usr/bin/chromium (Debian's
 `chromium` package). Every page under _build/html is served from 127.0.0.1, with every
 request that leaves 127.0.0.1 blocked (the site must work offline), and checked for console
-errors, typeset math, loaded images, working internal links and, on notebook pages, a Colab
-link to the page's own .ipynb. A screenshot of each page goes to _build/screenshots/.
+errors, typeset math with no TeX left in the text, loaded images, working internal links
+and, on notebook pages, a Colab link to the page's own .ipynb. A screenshot of each page
+goes to _build/screenshots/.
 """
 
 from __future__ import annotations
@@ -41,6 +42,22 @@ PAGES = sorted(
 )
 
 pytestmark = pytest.mark.skipif(not SITE.exists(), reason="no built site: run `make site`")
+
+
+# Text that MathJax should have typeset but did not: a TeX command, a math delimiter or a
+# dollar sign, anywhere outside code and typeset math.
+LEFTOVER_TEX = r"""() => {
+  const skip = "pre, code, script, style, textarea, mjx-container";
+  const pattern = /\\[A-Za-z]+|\\[()[\]]|\$/;
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  const found = [];
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    if (!node.parentElement.closest(skip) && pattern.test(node.data)) {
+      found.push(node.data.trim().slice(0, 80));
+    }
+  }
+  return found;
+}"""
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):
@@ -160,6 +177,8 @@ def test_page(page, base_url, tab):
     if view.locator(".math").count():
         assert view.locator("mjx-container").count() > 0, "math is not typeset"
         assert view.locator("mjx-merror").count() == 0, "MathJax reported a TeX error"
+    leftover = view.evaluate(LEFTOVER_TEX)
+    assert not leftover, f"{page} shows TeX or a stray $ as text: {leftover}"
 
     broken_images = view.evaluate(
         "[...document.images].filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)"
