@@ -4,8 +4,9 @@ Run after `make site` (`make browser` does both); needs /usr/bin/chromium (Debia
 `chromium` package). Every page under _build/html is served from 127.0.0.1, with every
 request that leaves 127.0.0.1 blocked (the site must work offline), and checked for console
 errors, typeset math with no TeX left in the text, loaded images, working internal links
-and, on notebook pages, a Colab link to the page's own .ipynb. A screenshot of each page
-goes to _build/screenshots/.
+and, on notebook pages, a Colab link to the page's own .ipynb. Each page is also opened at
+phone width (390 px), where the menu button must open the table of contents and the "on this
+page" button the page's own contents. Screenshots go to _build/screenshots/.
 """
 
 from __future__ import annotations
@@ -20,12 +21,14 @@ from pathlib import Path
 from urllib.parse import unquote, urljoin, urlparse
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 SITE = ROOT / "_build" / "html"
 SCREENSHOTS = ROOT / "_build" / "screenshots"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 DESKTOP = {"width": 1366, "height": 900}
+PHONE = {"width": 390, "height": 844}
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -35,6 +38,8 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+TOC = yaml.safe_load((ROOT / "_toc.yml").read_text())
+TOC_CAPTIONS = [part["caption"] for part in TOC["parts"]]
 PAGES = sorted(
     p.relative_to(SITE).as_posix()
     for p in SITE.rglob("*.html")
@@ -205,3 +210,49 @@ def test_page(page, base_url, tab):
 
     opened.screenshot(page.replace("/", "__"))
     assert not opened.errors, f"console errors on {page}: {opened.errors}"
+
+
+def _visible_toggle(view, kind: str):
+    toggle = view.locator(f".{kind}-toggle:visible")
+    assert toggle.count() == 1, f"expected one visible {kind} toggle, found {toggle.count()}"
+    return toggle
+
+
+@pytest.mark.parametrize("page", [p for p in PAGES if p != "index.html"])
+def test_phone_menus_open(page, tab):
+    expect = pytest.importorskip("playwright.sync_api").expect
+    opened = tab(page, viewport=PHONE, is_mobile=True, has_touch=True, device_scale_factor=2)
+    view = opened.page
+    name = page.replace("/", "__") + ".390"
+    opened.screenshot(name)
+
+    _visible_toggle(view, "primary").tap()
+    drawer = view.locator("#pst-primary-sidebar-modal")
+    expect(drawer).to_have_attribute("open", "")
+    contents = drawer.locator("nav.bd-docs-nav")
+    for caption in TOC_CAPTIONS:
+        expect(contents.get_by_role("heading", name=caption, exact=True)).to_be_visible()
+    expect(contents.get_by_role("link", name="Glossary", exact=True)).to_be_visible()
+    opened.screenshot(name + "-menu")
+    view.keyboard.press("Escape")
+    expect(drawer).not_to_have_attribute("open", "")
+
+    if view.locator("#pst-secondary-sidebar nav.page-toc").count():
+        _visible_toggle(view, "secondary").tap()
+        on_this_page = view.locator("#pst-secondary-sidebar-modal")
+        expect(on_this_page).to_have_attribute("open", "")
+        expect(on_this_page.locator("nav.page-toc a").first).to_be_visible()
+        opened.screenshot(name + "-contents")
+    assert not opened.errors, f"console errors on {page}: {opened.errors}"
+
+
+def test_desktop_menu_button_hides_and_shows_the_sidebar(tab):
+    expect = pytest.importorskip("playwright.sync_api").expect
+    view = tab("notebooks/01-applications/05-vision.html", viewport=DESKTOP).page
+    sidebar = view.locator("#pst-primary-sidebar")
+    expect(sidebar).to_be_visible()
+    _visible_toggle(view, "primary").click()
+    expect(sidebar).to_be_hidden()
+    expect(view.locator("#pst-primary-sidebar-modal")).not_to_have_attribute("open", "")
+    _visible_toggle(view, "primary").click()
+    expect(sidebar).to_be_visible()
