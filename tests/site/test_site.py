@@ -3,10 +3,11 @@
 Run after `make site` (`make browser` does both); needs /usr/bin/chromium (Debian's
 `chromium` package). Every page under _build/html is served from 127.0.0.1, with every
 request that leaves 127.0.0.1 blocked (the site must work offline), and checked for console
-errors, typeset math with no TeX left in the text, loaded images, working internal links
-and, on notebook pages, a Colab link to the page's own .ipynb. Each page is also opened at
-phone width (390 px), where the menu button must open the table of contents and the "on this
-page" button the page's own contents. Screenshots go to _build/screenshots/.
+errors, typeset math with no TeX left in the text, Chinese text marked as such, loaded
+images, working internal links and, on notebook pages, a Colab link to the page's own
+.ipynb. Each page is also opened at phone width (390 px), where the menu button must open
+the table of contents and the "on this page" button the page's own contents. Screenshots go
+to _build/screenshots/.
 """
 
 from __future__ import annotations
@@ -59,6 +60,20 @@ LEFTOVER_TEX = r"""() => {
   for (let node = walker.nextNode(); node; node = walker.nextNode()) {
     if (!node.parentElement.closest(skip) && pattern.test(node.data)) {
       found.push(node.data.trim().slice(0, 80));
+    }
+  }
+  return found;
+}"""
+
+# Chinese text outside an element marked lang="zh": browsers and screen readers would
+# treat it as English, the language of the page.
+UNMARKED_CHINESE = r"""() => {
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  const found = [];
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const marked = node.parentElement.closest("[lang]")?.lang.startsWith("zh");
+    if (!marked && /\p{Script=Han}/u.test(node.data)) {
+      found.push(node.data.trim().slice(0, 40));
     }
   }
   return found;
@@ -184,6 +199,8 @@ def test_page(page, base_url, tab):
         assert view.locator("mjx-merror").count() == 0, "MathJax reported a TeX error"
     leftover = view.evaluate(LEFTOVER_TEX)
     assert not leftover, f"{page} shows TeX or a stray $ as text: {leftover}"
+    unmarked = view.evaluate(UNMARKED_CHINESE)
+    assert not unmarked, f"{page} has Chinese text without lang='zh': {unmarked}"
 
     broken_images = view.evaluate(
         "[...document.images].filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)"
