@@ -4,10 +4,10 @@ Run after `make site` (`make browser` does both); needs /usr/bin/chromium (Debia
 `chromium` package). Every page under _build/html is served from 127.0.0.1, with every
 request that leaves 127.0.0.1 blocked (the site must work offline), and checked for console
 errors, typeset math with no TeX left in the text, Chinese text marked as such, loaded
-images, working internal links and, on notebook pages, a Colab link to the page's own
-.ipynb. Each page is also opened at phone width (390 px), where the menu button must open
-the table of contents and the "on this page" button the page's own contents. Screenshots go
-to _build/screenshots/.
+images, a favicon, working internal links and, on notebook pages, a Colab link to the page's
+own .ipynb. Each page is also opened at phone width (390 px), where the menu button must
+open the table of contents and the "on this page" button the page's own contents.
+Screenshots go to _build/screenshots/.
 """
 
 from __future__ import annotations
@@ -206,6 +206,11 @@ def test_page(page, base_url, tab):
         "[...document.images].filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)"
     )
     assert not broken_images, f"images that did not load: {broken_images}"
+
+    icons = view.evaluate("[...document.querySelectorAll('link[rel~=icon]')].map(l => l.href)")
+    assert icons, f"{page} has no favicon"
+    for icon in icons:
+        assert _site_file(icon, base_url).is_file(), f"{page}: favicon {icon} is missing"
 
     if page.startswith("notebooks/"):
         colab = view.evaluate(
