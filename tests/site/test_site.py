@@ -6,8 +6,8 @@ request that leaves 127.0.0.1 blocked (the site must work offline), and checked 
 errors, typeset math with no TeX left in the text, Chinese text marked as such, loaded
 images, a favicon, working internal links and, on notebook pages, a Colab link to the page's
 own .ipynb. Each page is also opened at phone width (390 px), where the menu button must
-open the table of contents and the "on this page" button the page's own contents.
-Screenshots go to _build/screenshots/.
+open the table of contents and the "on this page" button the page's own contents. The home
+page and the chapter openers must link every section. Screenshots go to _build/screenshots/.
 """
 
 from __future__ import annotations
@@ -41,6 +41,11 @@ CHROMIUM_ARGS = [
 ]
 TOC = yaml.safe_load((ROOT / "_toc.yml").read_text())
 TOC_CAPTIONS = [part["caption"] for part in TOC["parts"]]
+CHAPTER_SECTIONS = {
+    chapter["file"]: [section["file"] for section in chapter.get("sections", [])]
+    for part in TOC["parts"]
+    for chapter in part["chapters"]
+}
 PAGES = sorted(
     p.relative_to(SITE).as_posix()
     for p in SITE.rglob("*.html")
@@ -278,3 +283,30 @@ def test_desktop_menu_button_hides_and_shows_the_sidebar(tab):
     expect(view.locator("#pst-primary-sidebar-modal")).not_to_have_attribute("open", "")
     _visible_toggle(view, "primary").click()
     expect(sidebar).to_be_visible()
+
+
+def _linked_pages(locator, base_url: str) -> list[str]:
+    hrefs = locator.evaluate_all("links => links.map(a => a.href)")
+    return [_site_file(href, base_url).relative_to(SITE).as_posix() for href in hrefs]
+
+
+def test_home_page_has_a_card_for_every_application_section(base_url, tab):
+    expect = pytest.importorskip("playwright.sync_api").expect
+    view = tab("book/intro.html", viewport=DESKTOP).page
+    cards = view.locator(".sd-card")
+    sections = [f"{page}.html" for page in CHAPTER_SECTIONS["book/applications"]]
+    assert _linked_pages(cards.locator("a.sd-stretched-link"), base_url) == sections
+    for card in cards.all():
+        expect(card).to_be_visible()
+    cards.last.click()
+    expect(view).to_have_url(urljoin(base_url, sections[-1]))
+
+
+@pytest.mark.parametrize("opener", ["book/foundations", "book/applications"])
+def test_chapter_opener_links_every_row_to_its_section(opener, base_url, tab):
+    view = tab(f"{opener}.html", viewport=DESKTOP).page
+    rows = view.locator("article table tbody tr")
+    links = view.locator("article table tbody tr td:first-child a")
+    sections = [f"{page}.html" for page in CHAPTER_SECTIONS[opener]]
+    assert rows.count() == len(sections), f"{opener}.html: one row per section"
+    assert _linked_pages(links, base_url) == sections, f"{opener}.html: a row links elsewhere"
