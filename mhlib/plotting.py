@@ -9,8 +9,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 STYLE: dict[str, object] = {
-    "figure.dpi": 100,
-    "savefig.dpi": 150,
+    "figure.dpi": 200,
+    "savefig.dpi": 200,
     "figure.figsize": (6.4, 4.0),
     "font.size": 10,
     "axes.titlesize": 10,

@@ -1,11 +1,13 @@
 """The built website, in a real browser: headless Debian Chromium driven by Playwright.
 
 Run after `make site` (`make browser` does both); needs /usr/bin/chromium (Debian's
-`chromium` package). Every page under _build/html is served from 127.0.0.1 and checked for
-console errors, typeset math, loaded images, working internal links and, on notebook pages,
-a Colab link to the page's own .ipynb. A screenshot of each page goes to _build/screenshots/.
-MathJax normally comes from a CDN; with no network the test serves the same MathJax 3 from
-the `django-static-mathjax` package instead.
+`chromium` package). Every page under _build/html is served from 127.0.0.1, with every
+request that leaves 127.0.0.1 blocked (the site must work offline), and checked for console
+errors, typeset math with no TeX left in the text, Chinese text marked as such, loaded
+images, a favicon, working internal links and, on notebook pages, a Colab link to the page's
+own .ipynb. Each page is also opened at phone width (390 px), where the menu button must
+open the table of contents and the "on this page" button the page's own contents. The home
+page and the chapter openers must link every section. Screenshots go to _build/screenshots/.
 """
 
 from __future__ import annotations
@@ -13,21 +15,21 @@ from __future__ import annotations
 import functools
 import html.parser
 import http.server
-import importlib.util
 import os
-import re
 import shutil
 import threading
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlparse
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 SITE = ROOT / "_build" / "html"
 SCREENSHOTS = ROOT / "_build" / "screenshots"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-MATHJAX_CDN = "https://cdn.jsdelivr.net/npm/mathjax@3/es5/"
+DESKTOP = {"width": 1366, "height": 900}
+PHONE = {"width": 390, "height": 844}
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -37,6 +39,13 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+TOC = yaml.safe_load((ROOT / "_toc.yml").read_text())
+TOC_CAPTIONS = [part["caption"] for part in TOC["parts"]]
+CHAPTER_SECTIONS = {
+    chapter["file"]: [section["file"] for section in chapter.get("sections", [])]
+    for part in TOC["parts"]
+    for chapter in part["chapters"]
+}
 PAGES = sorted(
     p.relative_to(SITE).as_posix()
     for p in SITE.rglob("*.html")
@@ -46,10 +55,34 @@ PAGES = sorted(
 pytestmark = pytest.mark.skipif(not SITE.exists(), reason="no built site: run `make site`")
 
 
-def mathjax_dir() -> Path:
-    spec = importlib.util.find_spec("mathjax")
-    assert spec and spec.submodule_search_locations, "pip install django-static-mathjax"
-    return Path(next(iter(spec.submodule_search_locations))) / "static" / "mathjax" / "es5"
+# Text that MathJax should have typeset but did not: a TeX command, a math delimiter or a
+# dollar sign, anywhere outside code and typeset math.
+LEFTOVER_TEX = r"""() => {
+  const skip = "pre, code, script, style, textarea, mjx-container";
+  const pattern = /\\[A-Za-z]+|\\[()[\]]|\$/;
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  const found = [];
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    if (!node.parentElement.closest(skip) && pattern.test(node.data)) {
+      found.push(node.data.trim().slice(0, 80));
+    }
+  }
+  return found;
+}"""
+
+# Chinese text outside an element marked lang="zh": browsers and screen readers would
+# treat it as English, the language of the page.
+UNMARKED_CHINESE = r"""() => {
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  const found = [];
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const marked = node.parentElement.closest("[lang]")?.lang.startsWith("zh");
+    if (!marked && /\p{Script=Han}/u.test(node.data)) {
+      found.push(node.data.trim().slice(0, 40));
+    }
+  }
+  return found;
+}"""
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):
@@ -78,13 +111,48 @@ def browser():
         browser.close()
 
 
-def _serve_mathjax(route) -> None:
-    relative = urlparse(route.request.url).path.split("/es5/", 1)[1]
-    path = mathjax_dir() / relative
-    if path.is_file():
-        route.fulfill(path=str(path))
-    else:
-        route.fulfill(status=404)
+class Tab:
+    """One page in a fresh browser context, offline: requests that leave 127.0.0.1 are
+    aborted and listed in `outside`; console errors are listed in `errors`."""
+
+    def __init__(self, browser, url: str, **context_options) -> None:
+        self.context = browser.new_context(**context_options)
+        self.outside: list[str] = []
+        self.context.route("**/*", self._local_only)
+        self.page = self.context.new_page()
+        self.errors: list[str] = []
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
+        self.page.goto(url, wait_until="networkidle")
+
+    def _local_only(self, route) -> None:
+        if urlparse(route.request.url).hostname == "127.0.0.1":
+            route.continue_()
+        else:
+            self.outside.append(route.request.url)
+            route.abort()
+
+    def screenshot(self, name: str) -> None:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=False)
+
+
+@pytest.fixture
+def tab(browser, base_url):
+    tabs: list[Tab] = []
+
+    def open_tab(page: str, **context_options) -> Tab:
+        tabs.append(Tab(browser, urljoin(base_url, page), **context_options))
+        return tabs[-1]
+
+    yield open_tab
+    for opened in tabs:
+        opened.context.close()
+
+
+def _site_file(url: str, base_url: str) -> Path:
+    target = SITE / unquote(urlparse(url).path.removeprefix(urlparse(base_url).path))
+    return target / "index.html" if target.is_dir() else target
 
 
 class _Anchors(html.parser.HTMLParser):
@@ -123,47 +191,122 @@ def test_each_notebook_is_built_once_from_its_ipynb():
 
 
 @pytest.mark.parametrize("page", PAGES)
-def test_page(page, base_url, browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    context.route(re.compile(r"^https?://(?!127\.0\.0\.1)"), lambda route: route.abort())
-    context.route(re.compile("^" + re.escape(MATHJAX_CDN)), _serve_mathjax)
-    tab = context.new_page()
-    errors: list[str] = []
-    tab.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    tab.on("pageerror", lambda exc: errors.append(str(exc)))
-    tab.goto(urljoin(base_url, page), wait_until="networkidle")
+def test_page(page, base_url, tab):
+    opened = tab(page, viewport=DESKTOP)
+    view = opened.page
+    assert not opened.outside, f"{page} requested resources outside the site: {opened.outside}"
 
-    if tab.locator(".math").count():
-        tab.wait_for_selector("mjx-container", timeout=15_000)
-        assert tab.locator("mjx-container").count() > 0, "math is not typeset"
-        assert tab.locator("mjx-merror").count() == 0, "MathJax reported a TeX error"
+    if view.locator("script[src*='tex-mml-chtml']").count():
+        view.wait_for_function("() => window.MathJax?.startup?.promise", timeout=15_000)
+        view.evaluate("() => MathJax.startup.promise")
+    if view.locator(".math").count():
+        assert view.locator("mjx-container").count() > 0, "math is not typeset"
+        assert view.locator("mjx-merror").count() == 0, "MathJax reported a TeX error"
+    leftover = view.evaluate(LEFTOVER_TEX)
+    assert not leftover, f"{page} shows TeX or a stray $ as text: {leftover}"
+    unmarked = view.evaluate(UNMARKED_CHINESE)
+    assert not unmarked, f"{page} has Chinese text without lang='zh': {unmarked}"
 
-    broken_images = tab.evaluate(
+    broken_images = view.evaluate(
         "[...document.images].filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)"
     )
     assert not broken_images, f"images that did not load: {broken_images}"
 
+    icons = view.evaluate("[...document.querySelectorAll('link[rel~=icon]')].map(l => l.href)")
+    assert icons, f"{page} has no favicon"
+    for icon in icons:
+        assert _site_file(icon, base_url).is_file(), f"{page}: favicon {icon} is missing"
+
     if page.startswith("notebooks/"):
-        colab = tab.evaluate(
+        colab = view.evaluate(
             "[...document.querySelectorAll('a')].map(a => a.href)"
             ".filter(h => h.startsWith('https://colab.research.google.com/'))"
         )
         expected = page.removesuffix(".html") + ".ipynb"
         assert colab and all(link.endswith("/blob/main/" + expected) for link in colab), colab
 
-    hrefs = tab.evaluate("[...document.querySelectorAll('a[href]')].map(a => a.href)")
+    hrefs = view.evaluate("[...document.querySelectorAll('a[href]')].map(a => a.href)")
     for href in hrefs:
-        url = urlparse(href)
         if not href.startswith(base_url):
             continue
-        target = SITE / unquote(url.path.removeprefix(urlparse(base_url).path))
-        if target.is_dir():
-            target = target / "index.html"
+        target = _site_file(href, base_url)
         assert target.exists(), f"{page} links to missing {href}"
-        if url.fragment and target.suffix == ".html":
-            assert unquote(url.fragment) in _ids(target), f"{page} links to missing anchor {href}"
+        fragment = urlparse(href).fragment
+        if fragment and target.suffix == ".html":
+            assert unquote(fragment) in _ids(target), f"{page} links to missing anchor {href}"
 
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    tab.screenshot(path=str(SCREENSHOTS / (page.replace("/", "__") + ".png")), full_page=False)
-    context.close()
-    assert not errors, f"console errors on {page}: {errors}"
+    opened.screenshot(page.replace("/", "__"))
+    assert not opened.errors, f"console errors on {page}: {opened.errors}"
+
+
+def _visible_toggle(view, kind: str):
+    toggle = view.locator(f".{kind}-toggle:visible")
+    assert toggle.count() == 1, f"expected one visible {kind} toggle, found {toggle.count()}"
+    return toggle
+
+
+@pytest.mark.parametrize("page", [p for p in PAGES if p != "index.html"])
+def test_phone_menus_open(page, tab):
+    expect = pytest.importorskip("playwright.sync_api").expect
+    opened = tab(page, viewport=PHONE, is_mobile=True, has_touch=True, device_scale_factor=2)
+    view = opened.page
+    name = page.replace("/", "__") + ".390"
+    opened.screenshot(name)
+
+    _visible_toggle(view, "primary").tap()
+    drawer = view.locator("#pst-primary-sidebar-modal")
+    expect(drawer).to_have_attribute("open", "")
+    contents = drawer.locator("nav.bd-docs-nav")
+    for caption in TOC_CAPTIONS:
+        expect(contents.get_by_role("heading", name=caption, exact=True)).to_be_visible()
+    expect(contents.get_by_role("link", name="Glossary", exact=True)).to_be_visible()
+    opened.screenshot(name + "-menu")
+    view.keyboard.press("Escape")
+    expect(drawer).not_to_have_attribute("open", "")
+
+    if view.locator("#pst-secondary-sidebar nav.page-toc").count():
+        _visible_toggle(view, "secondary").tap()
+        on_this_page = view.locator("#pst-secondary-sidebar-modal")
+        expect(on_this_page).to_have_attribute("open", "")
+        expect(on_this_page.locator("nav.page-toc a").first).to_be_visible()
+        opened.screenshot(name + "-contents")
+    assert not opened.errors, f"console errors on {page}: {opened.errors}"
+
+
+def test_desktop_menu_button_hides_and_shows_the_sidebar(tab):
+    expect = pytest.importorskip("playwright.sync_api").expect
+    view = tab("notebooks/01-applications/05-vision.html", viewport=DESKTOP).page
+    sidebar = view.locator("#pst-primary-sidebar")
+    expect(sidebar).to_be_visible()
+    _visible_toggle(view, "primary").click()
+    expect(sidebar).to_be_hidden()
+    expect(view.locator("#pst-primary-sidebar-modal")).not_to_have_attribute("open", "")
+    _visible_toggle(view, "primary").click()
+    expect(sidebar).to_be_visible()
+
+
+def _linked_pages(locator, base_url: str) -> list[str]:
+    hrefs = locator.evaluate_all("links => links.map(a => a.href)")
+    return [_site_file(href, base_url).relative_to(SITE).as_posix() for href in hrefs]
+
+
+def test_home_page_has_a_card_for_every_application_section(base_url, tab):
+    expect = pytest.importorskip("playwright.sync_api").expect
+    view = tab("book/intro.html", viewport=DESKTOP).page
+    cards = view.locator(".sd-card")
+    sections = [f"{page}.html" for page in CHAPTER_SECTIONS["book/applications"]]
+    assert _linked_pages(cards.locator("a.sd-stretched-link"), base_url) == sections
+    for card in cards.all():
+        expect(card).to_be_visible()
+    cards.last.click()
+    expect(view).to_have_url(urljoin(base_url, sections[-1]))
+
+
+@pytest.mark.parametrize("opener", ["book/foundations", "book/applications"])
+def test_chapter_opener_links_every_row_to_its_section(opener, base_url, tab):
+    view = tab(f"{opener}.html", viewport=DESKTOP).page
+    rows = view.locator("article table tbody tr")
+    links = view.locator("article table tbody tr td:first-child a")
+    sections = [f"{page}.html" for page in CHAPTER_SECTIONS[opener]]
+    assert rows.count() == len(sections), f"{opener}.html: one row per section"
+    assert _linked_pages(links, base_url) == sections, f"{opener}.html: a row links elsewhere"
