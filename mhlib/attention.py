@@ -7,13 +7,7 @@ import math
 import keras
 from keras import ops
 
-
-def _check_rank3(name: str, x) -> None:
-    if len(x.shape) != 3:
-        raise ValueError(
-            f"`{name}` must have shape (batch, length, features), i.e. rank 3; "
-            f"got shape {tuple(x.shape)}"
-        )
+from mhlib._checks import check_rank
 
 
 def head_logits(mha: keras.layers.MultiHeadAttention, query, key):
@@ -75,8 +69,8 @@ def head_logits(mha: keras.layers.MultiHeadAttention, query, key):
         )
     query = ops.convert_to_tensor(query)
     key = ops.convert_to_tensor(key)
-    _check_rank3("query", query)
-    _check_rank3("key", key)
+    check_rank("query", query.shape, ("batch", "length", "features"))
+    check_rank("key", key.shape, ("batch", "length", "features"))
     q = mha.query_dense(query)  # (B, T, H, Dk)
     k = mha.key_dense(key)  # (B, S, H, Dk)
     if type(mha)._compute_attention is not keras.layers.MultiHeadAttention._compute_attention:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import keras
 import numpy as np
 from keras import ops
+
+from mhlib._checks import check_finite_array, check_integer, check_positive_number
 
 
 def geometric_frequencies(dim: int, max_wavelength: float = 10000.0) -> np.ndarray:
@@ -26,35 +27,22 @@ def geometric_frequencies(dim: int, max_wavelength: float = 10000.0) -> np.ndarr
         ValueError: if `dim` is not a positive even integer or `max_wavelength`
             is not a finite number > 0.
     """
-    if isinstance(dim, bool) or not isinstance(dim, int) or dim <= 0 or dim % 2:
-        raise ValueError(f"`dim` must be a positive even integer; got {dim!r}")
-    _check_max_wavelength(max_wavelength)
+    dim = check_integer("dim", dim, minimum=2, parity="even")
+    max_wavelength = check_positive_number("max_wavelength", max_wavelength)
     exponents = np.arange(0, dim, 2, dtype="float64") / dim
-    return (1.0 / float(max_wavelength) ** exponents).astype("float32")
-
-
-def _check_max_wavelength(max_wavelength: float) -> None:
-    if (
-        isinstance(max_wavelength, bool)
-        or not isinstance(max_wavelength, int | float)
-        or not math.isfinite(max_wavelength)
-        or max_wavelength <= 0
-    ):
-        raise ValueError(f"`max_wavelength` must be a finite number > 0; got {max_wavelength!r}")
+    return (1.0 / max_wavelength**exponents).astype("float32")
 
 
 def _check_frequencies(frequencies) -> np.ndarray | None:
     if frequencies is None:
         return None
-    array = np.asarray(frequencies, dtype="float64")
-    if array.ndim not in (1, 2) or array.shape[-1] == 0 or array.size == 0:
+    array = check_finite_array("frequencies", frequencies)
+    if array.ndim not in (1, 2) or array.size == 0:
         raise ValueError(
             "`frequencies` must have shape (D/2,) or (num_heads, D/2) with D/2 >= 1; "
             f"got shape {array.shape}"
         )
-    if not np.all(np.isfinite(array)):
-        raise ValueError(f"`frequencies` must all be finite; got {array.tolist()}")
-    return array.astype("float32")
+    return array
 
 
 @keras.saving.register_keras_serializable(package="mhlib")
@@ -122,8 +110,7 @@ class RotaryEmbedding(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        _check_max_wavelength(max_wavelength)
-        self.max_wavelength = float(max_wavelength)
+        self.max_wavelength = check_positive_number("max_wavelength", max_wavelength)
         self._initial_frequencies = _check_frequencies(frequencies)
         self.trainable_frequencies = bool(trainable_frequencies)
         self.frequencies = None
@@ -277,9 +264,8 @@ class RotaryMultiHeadAttention(keras.layers.MultiHeadAttention):
                 "`attention_axes` must be None (attention over the sequence axis) for "
                 f"RotaryMultiHeadAttention; got {kwargs['attention_axes']!r}"
             )
+        key_dim = check_integer("key_dim", key_dim, minimum=2, parity="even")
         super().__init__(num_heads=num_heads, key_dim=key_dim, **kwargs)
-        if key_dim % 2:
-            raise ValueError(f"`key_dim` must be even to be rotated in pairs; got {key_dim}")
         checked = _check_frequencies(frequencies)
         if checked is not None:
             if checked.shape[-1] != key_dim // 2:

@@ -122,8 +122,8 @@ def test_bad_shapes_name_the_argument(kwargs, shape, match):
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        ({"frequencies": [0.1, np.nan]}, "`frequencies` must all be finite"),
-        ({"frequencies": [[0.1, np.inf]]}, "`frequencies` must all be finite"),
+        ({"frequencies": [0.1, np.nan]}, "`frequencies` must contain only finite values"),
+        ({"frequencies": [[0.1, np.inf]]}, "`frequencies` must contain only finite values"),
         ({"frequencies": np.zeros((2, 2, 2))}, r"`frequencies` must have shape"),
         ({"max_wavelength": 0.0}, "`max_wavelength`"),
         ({"max_wavelength": float("inf")}, "`max_wavelength`"),
@@ -230,7 +230,7 @@ def test_trainable_attention_frequencies_get_gradients():
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        ({"key_dim": 3}, "`key_dim` must be even"),
+        ({"key_dim": 3}, "`key_dim` must be an even integer"),
         ({"frequencies": [[0.1], [0.2]]}, r"per-head `frequencies` must have shape \(3, 1\)"),
         ({"frequencies": [0.1, 0.2]}, "key_dim/2 = 1"),
         ({"frequencies": [np.nan]}, "finite"),
