@@ -45,6 +45,28 @@ def _check_frequencies(frequencies) -> np.ndarray | None:
     return array
 
 
+def _check_frequency_shape(
+    frequencies: np.ndarray, half: int, num_heads: int | None, *, half_name: str, context: str
+) -> None:
+    """Checks `(half,)` or `(num_heads, half)`; `context` says where `half` and `num_heads` come
+    from, and `num_heads` is None when the inputs have no heads axis."""
+    if frequencies.shape[-1] != half:
+        raise ValueError(
+            f"`frequencies` must have {half_name} = {half} entries on its last axis for "
+            f"{context}; got shape {frequencies.shape}"
+        )
+    if frequencies.ndim == 2 and frequencies.shape[0] != num_heads:
+        if num_heads is None:
+            raise ValueError(
+                f"per-head `frequencies` of shape {frequencies.shape} need inputs of shape "
+                f"(B, T, {frequencies.shape[0]}, D); got {context}"
+            )
+        raise ValueError(
+            f"per-head `frequencies` must have shape ({num_heads}, {half}) for {context}; "
+            f"got shape {frequencies.shape}"
+        )
+
+
 @keras.saving.register_keras_serializable(package="mhlib")
 class RotaryEmbedding(keras.layers.Layer):
     """Rotary position embedding (RoPE) with the half-split pair layout.
@@ -61,7 +83,10 @@ class RotaryEmbedding(keras.layers.Layer):
     the layout and frequencies of `keras_hub.layers.RotaryEmbedding`: with the
     same `max_wavelength` both layers return the same numbers. Explicit angular
     frequencies can be given instead, one set for all heads, shape `(D/2,)`, or
-    one set per head, shape `(H, D/2)`, and they can be made trainable.
+    one set per head, shape `(H, D/2)`. Either way they are held in a weight of
+    the layer, `frequencies`, built with the layer (from `frequencies`, or from
+    the geometric default), that training updates only if
+    `trainable_frequencies` is True and that a saved model keeps.
 
     Args:
         max_wavelength: base of the default geometric frequencies; a finite
@@ -69,8 +94,7 @@ class RotaryEmbedding(keras.layers.Layer):
         frequencies: optional angular frequencies (radians per position) of
             shape `(D/2,)` or `(H, D/2)`; all finite. `None` uses the geometric
             default computed from `D` at build time.
-        trainable_frequencies: if True the frequencies are a trainable weight
-            (initialised from `frequencies`, or from the geometric default).
+        trainable_frequencies: whether the `frequencies` weight is trained.
         **kwargs: other `keras.layers.Layer` arguments (`name`, `dtype`, ...).
 
     Call arguments:
@@ -127,33 +151,24 @@ class RotaryEmbedding(keras.layers.Layer):
         values = self._initial_frequencies
         if values is None:
             values = geometric_frequencies(dim, self.max_wavelength)
-        if values.shape[-1] != dim // 2:
-            raise ValueError(
-                f"`frequencies` must have D/2 = {dim // 2} entries on its last axis for "
-                f"inputs with D={dim}; got shape {values.shape}"
-            )
-        if values.ndim == 2:
-            heads = input_shape[2] if len(input_shape) == 4 else None
-            if heads != values.shape[0]:
-                raise ValueError(
-                    f"per-head `frequencies` of shape {values.shape} need inputs of shape "
-                    f"(B, T, {values.shape[0]}, {dim}); got {tuple(input_shape)}"
-                )
-        if self.trainable_frequencies:
-            self.frequencies = self.add_weight(
-                name="frequencies",
-                shape=values.shape,
-                initializer=lambda shape, dtype=None: ops.convert_to_tensor(values, "float32"),
-                dtype="float32",
-                trainable=True,
-            )
-        else:
-            # A NumPy constant, not a tensor: a tensor made here could belong to a traced graph.
-            self.frequencies = values
+        _check_frequency_shape(
+            values,
+            dim // 2,
+            input_shape[2] if len(input_shape) == 4 else None,
+            half_name="D/2",
+            context=f"inputs of shape {tuple(input_shape)}",
+        )
+        self.frequencies = self.add_weight(
+            name="frequencies",
+            shape=values.shape,
+            initializer=lambda shape, dtype=None: ops.convert_to_tensor(values, "float32"),
+            dtype="float32",
+            trainable=self.trainable_frequencies,
+        )
 
     def _angles(self, positions, rank: int):
         """Rotation angles, broadcastable against the (B, T, [H,] D/2) halves."""
-        frequencies = ops.convert_to_tensor(self.frequencies, "float32")
+        frequencies = ops.convert_to_tensor(self.frequencies)
         if len(frequencies.shape) == 2:
             angles = positions[..., None, None] * frequencies  # ([B,] T, H, D/2)
         else:
@@ -268,16 +283,13 @@ class RotaryMultiHeadAttention(keras.layers.MultiHeadAttention):
         super().__init__(num_heads=num_heads, key_dim=key_dim, **kwargs)
         checked = _check_frequencies(frequencies)
         if checked is not None:
-            if checked.shape[-1] != key_dim // 2:
-                raise ValueError(
-                    f"`frequencies` must have key_dim/2 = {key_dim // 2} entries on its last "
-                    f"axis; got shape {checked.shape}"
-                )
-            if checked.ndim == 2 and checked.shape[0] != num_heads:
-                raise ValueError(
-                    f"per-head `frequencies` must have shape ({num_heads}, {key_dim // 2}) "
-                    f"for num_heads={num_heads}; got shape {checked.shape}"
-                )
+            _check_frequency_shape(
+                checked,
+                key_dim // 2,
+                num_heads,
+                half_name="key_dim/2",
+                context=f"num_heads={num_heads}, key_dim={key_dim}",
+            )
         self.rotary = RotaryEmbedding(
             max_wavelength=max_wavelength,
             frequencies=checked,
@@ -314,7 +326,7 @@ class RotaryMultiHeadAttention(keras.layers.MultiHeadAttention):
 
     @property
     def frequencies(self):
-        """The angular frequencies in use, shape `(key_dim/2,)` or `(H, key_dim/2)`."""
+        """The weight holding the angular frequencies, shape `(key_dim/2,)` or `(H, key_dim/2)`."""
         return self.rotary.frequencies
 
     def get_config(self) -> dict:
