@@ -4,7 +4,8 @@ Interdisciplinary Connections*.
 Every public name is imported from the top level (`from mhlib import head_logits`):
 
 - `setup(seed)`: seeding, determinism and a one-line device report;
-- `head_logits(mha, query, key)`: per-head pre-softmax logits of a Keras attention layer;
+- `head_logits(mha, query, key)`, `scaled_dot_logits(query, key)`: per-head
+  pre-softmax logits of a Keras attention layer;
 - `RotaryEmbedding`, `RotaryMultiHeadAttention`, `geometric_frequencies`: rotary
   position embedding (RoPE);
 - `sinkhorn(logits, temperature, num_iters)`, `SoftMatching`: soft, differentiable matching;
@@ -15,7 +16,7 @@ Every public name is imported from the top level (`from mhlib import head_logits
 The book's API reference page documents each of them.
 """
 
-from mhlib.attention import head_logits
+from mhlib.attention import head_logits, scaled_dot_logits
 from mhlib.conv import LOGIT_GAP, PixelTokens, attention_conv2d, head_shifts
 from mhlib.matching import SoftMatching, sinkhorn
 from mhlib.plotting import STYLE, plot_attention_heads, use_book_style
@@ -34,6 +35,7 @@ __all__ = [
     "head_logits",
     "head_shifts",
     "plot_attention_heads",
+    "scaled_dot_logits",
     "setup",
     "sinkhorn",
     "use_book_style",

@@ -8,6 +8,7 @@ import keras
 from keras import ops
 
 from mhlib._checks import check_integer, check_positive_number, check_rank
+from mhlib.attention import scaled_dot_logits
 
 _SET_AXES = ("batch", "elements", "features")
 
@@ -198,8 +199,7 @@ class SoftMatching(keras.layers.Layer):
         check_rank("set_b", set_b.shape, _SET_AXES)
         q = self.query_dense(set_a)  # (B, N, H, K)
         k = self.key_dense(set_b)  # (B, M, H, K)
-        q = q * ops.cast(1.0 / math.sqrt(self.key_dim), q.dtype)
-        head_logits = ops.einsum("bnhk,bmhk->bhnm", q, k)  # (B, H, N, M)
+        head_logits = scaled_dot_logits(q, k)  # (B, H, N, M)
         logits = ops.sum(head_logits, axis=1)  # (B, N, M)
         assignment = sinkhorn(logits, self.temperature, self.num_iters)
         if return_head_logits:

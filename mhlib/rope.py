@@ -9,6 +9,7 @@ import numpy as np
 from keras import ops
 
 from mhlib._checks import check_finite_array, check_integer, check_positive_number
+from mhlib.attention import scaled_dot_logits
 
 
 def geometric_frequencies(dim: int, max_wavelength: float = 10000.0) -> np.ndarray:
@@ -263,6 +264,10 @@ class RotaryMultiHeadAttention(keras.layers.MultiHeadAttention):
     >>> out, scores = layer(x, x, return_attention_scores=True)
     >>> tuple(out.shape), tuple(scores.shape)
     ((2, 6, 8), (2, 3, 6, 6))
+    >>> from mhlib import head_logits
+    >>> logits = head_logits(layer, x, x)  # (B, H, T, S), the rotation included
+    >>> bool(np.allclose(keras.ops.softmax(logits, axis=-1), scores, atol=1e-6))
+    True
     """
 
     def __init__(
@@ -323,6 +328,25 @@ class RotaryMultiHeadAttention(keras.layers.MultiHeadAttention):
             return_attention_scores=return_attention_scores,
             use_causal_mask=use_causal_mask,
         )
+
+    def head_logits(self, query, key):
+        """The pre-softmax, scaled logits of every head, rotation included.
+
+        What `mhlib.head_logits` returns for this layer (call that function, which
+        first checks that the layer is built and the shapes): the softmax of these
+        logits over the last axis is the attention that the layer returns with
+        `return_attention_scores=True` when no mask is given.
+
+        Args:
+            query: tensor of shape `(B, T, query_features)`.
+            key: tensor of shape `(B, S, key_features)`.
+
+        Returns:
+            Tensor of shape `(B, H, T, S)`.
+        """
+        query = self.rotary(self.query_dense(query))  # (B, T, H, key_dim)
+        key = self.rotary(self.key_dense(key))  # (B, S, H, key_dim)
+        return scaled_dot_logits(query, key)
 
     @property
     def frequencies(self):
