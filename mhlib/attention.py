@@ -44,7 +44,7 @@ def head_logits(mha: keras.layers.MultiHeadAttention, query, key):
     """Pre-softmax, scaled attention logits of every head of a built layer.
 
     `keras.layers.MultiHeadAttention` computes, for head `h`, query position `t`
-    and key position `s`,
+    and key position `s`::
 
         logits[b, h, t, s] = (q[b, t, h, :] . k[b, s, h, :]) / sqrt(key_dim)
 

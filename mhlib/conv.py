@@ -190,7 +190,7 @@ def attention_conv2d(kernel, bias=None) -> keras.Model:
             laid out as `keras.layers.Conv2D`'s kernel; or a sequence of such
             arrays with the same `in_channels`.
         bias: `None` (no bias), an array of shape `(out_channels,)`, or, when
-            `kernel` is a sequence, a sequence of such arrays or `None`s.
+            `kernel` is a sequence, a sequence of such arrays or `None` values.
 
     Returns:
         A `keras.Model` from images `(B, H, W, in_channels)` to outputs

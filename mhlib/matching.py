@@ -25,7 +25,7 @@ def _all_finite(x) -> bool | None:
 def sinkhorn(logits, temperature: float = 1.0, num_iters: int = 50):
     """Log-domain Sinkhorn normalisation of score matrices over their last two axes.
 
-    Turns a matrix of scores `L` of shape `(N, M)` into the soft assignment
+    Turns a matrix of scores `L` of shape `(N, M)` into the soft assignment::
 
         P = diag(exp(u)) exp(L / temperature) diag(exp(v))
 
@@ -117,7 +117,7 @@ class SoftMatching(keras.layers.Layer):
 
     Each head `h` projects the elements of set A to queries and those of set B
     to keys, and scores every pair with a scaled dot product, exactly as an
-    attention head does:
+    attention head does::
 
         logits_h[b, n, m] = q_h(a_n) . k_h(b_m) / sqrt(key_dim)
 

@@ -73,7 +73,7 @@ class RotaryEmbedding(keras.layers.Layer):
     """Rotary position embedding (RoPE) with the half-split pair layout.
 
     Feature `j` is paired with feature `j + D/2` (`j < D/2`), and the pair at
-    position `p` is turned by the angle `p * w_j`:
+    position `p` is turned by the angle `p * w_j`::
 
         out[j]       = x[j] * cos(p w_j) - x[j + D/2] * sin(p w_j)
         out[j + D/2] = x[j + D/2] * cos(p w_j) + x[j] * sin(p w_j)
@@ -243,9 +243,13 @@ class RotaryMultiHeadAttention(keras.layers.MultiHeadAttention):
             sequence axis).
 
     Call arguments:
-        As `keras.layers.MultiHeadAttention`: `query` `(B, T, dim)`, `value`
-        `(B, S, dim)`, optional `key`, `attention_mask` `(B, T, S)`,
-        `return_attention_scores`, `training`, `use_causal_mask`.
+        query: tensor of shape `(B, T, dim)`.
+        value: tensor of shape `(B, S, dim)`.
+        key: optional tensor of shape `(B, S, dim)`; default `value`.
+        attention_mask: optional boolean mask of shape `(B, T, S)`.
+        return_attention_scores: whether to return the scores too.
+        training: whether dropout is applied.
+        use_causal_mask: whether each query sees only the keys up to its position.
 
     Returns:
         The attention output `(B, T, dim)` and, with `return_attention_scores=True`,

@@ -49,7 +49,7 @@ def setup(seed: int = 0) -> str:
         seed: a non-negative integer.
 
     Returns:
-        A one-line report: the seed, the device ("CPU" or "GPU <name>"), the
+        A one-line report of the seed, the device ("CPU" or "GPU <name>"), the
         Keras backend and the library versions.
 
     Example:
