@@ -1,33 +1,54 @@
 """mhlib: the small support package of the book *Multi-Head Attention: Applications and
 Interdisciplinary Connections*.
 
-Public API (see each module for details):
+Every public name is imported from the top level (`from mhlib import head_logits`):
 
 - `setup(seed)`: seeding, determinism and a one-line device report;
-- `claim(key, value, op, target)`, `record(key, value)`: deciding numbers, glued rounded;
-- `attention.head_logits(mha, query, key)`: per-head pre-softmax logits of a Keras layer;
-- `conv.attention_conv2d(kernel, bias)`: a multi-head attention model equal to `Conv2D`;
+- `claim(key, value, op, target)`, `record(key, value)`, `over_seeds(notebook, keys)`:
+  deciding numbers, glued rounded, and their ten-seed summary;
+- `input_gradient(fn, x)`, `weight_gradients(layer, loss, *inputs)`: gradients on any
+  backend the book runs on;
+- `head_logits(mha, query, key)`, `scaled_dot_logits(query, key)`: per-head
+  pre-softmax logits of a Keras attention layer;
+- `RotaryEmbedding`, `RotaryMultiHeadAttention`, `geometric_frequencies`: rotary
+  position embedding (RoPE);
 - `sinkhorn(logits, temperature, num_iters)`, `SoftMatching`: soft, differentiable matching;
-- `RotaryEmbedding`, `RotaryMultiHeadAttention`: rotary position embedding (RoPE) layers;
-- `plotting`: the book's figure style and per-head attention maps.
+- `attention_conv2d(kernel, bias)`, `head_shifts`, `PixelTokens`, `LOGIT_GAP`: a
+  multi-head attention model equal to `Conv2D`;
+- `use_book_style()`, `plot_attention_heads(scores)`, `STYLE`: the book's figures.
+
+The book's API reference page documents each of them.
 """
 
-from mhlib import attention, conv, plotting
-from mhlib.claims import claim, record
+from mhlib.attention import head_logits, scaled_dot_logits
+from mhlib.autodiff import input_gradient, weight_gradients
+from mhlib.claims import claim, over_seeds, record
+from mhlib.conv import LOGIT_GAP, PixelTokens, attention_conv2d, head_shifts
 from mhlib.matching import SoftMatching, sinkhorn
-from mhlib.rope import RotaryEmbedding, RotaryMultiHeadAttention
+from mhlib.plotting import STYLE, plot_attention_heads, use_book_style
+from mhlib.rope import RotaryEmbedding, RotaryMultiHeadAttention, geometric_frequencies
 from mhlib.runtime import setup
 
 __all__ = [
+    "LOGIT_GAP",
+    "STYLE",
+    "PixelTokens",
     "RotaryEmbedding",
     "RotaryMultiHeadAttention",
     "SoftMatching",
-    "attention",
+    "attention_conv2d",
     "claim",
-    "conv",
-    "plotting",
+    "geometric_frequencies",
+    "head_logits",
+    "head_shifts",
+    "input_gradient",
+    "over_seeds",
+    "plot_attention_heads",
     "record",
+    "scaled_dot_logits",
     "setup",
     "sinkhorn",
+    "use_book_style",
+    "weight_gradients",
 ]
 __version__ = "0.1.0"

@@ -7,19 +7,44 @@ import math
 import keras
 from keras import ops
 
+from mhlib._checks import check_rank
 
-def _check_rank3(name: str, x) -> None:
-    if len(x.shape) != 3:
-        raise ValueError(
-            f"`{name}` must have shape (batch, length, features), i.e. rank 3; "
-            f"got shape {tuple(x.shape)}"
-        )
+# The public method through which a layer that computes its scores its own way gives its logits.
+_HOOK = "head_logits"
+
+
+def scaled_dot_logits(query, key):
+    """Scaled dot products of projected per-head queries and keys, as Keras computes them.
+
+    Args:
+        query: tensor of shape `(B, T, H, D)`, the projected queries of `H` heads.
+        key: tensor of shape `(B, S, H, D)`, the projected keys.
+
+    Returns:
+        Tensor of shape `(B, H, T, S)`: `query[b, t, h] . key[b, s, h] / sqrt(D)`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> q = np.ones((1, 2, 3, 4), "float32")
+    >>> logits = scaled_dot_logits(q, 2 * q)
+    >>> tuple(logits.shape), float(logits[0, 0, 0, 0])
+    ((1, 3, 2, 2), 4.0)
+    """
+    query = ops.convert_to_tensor(query)
+    query = query * ops.cast(1.0 / math.sqrt(float(query.shape[-1])), query.dtype)
+    return ops.einsum("bthd,bshd->bhts", query, key)  # (B, H, T, S)
+
+
+def _defining_class(cls: type, name: str) -> type | None:
+    return next((base for base in cls.__mro__ if name in vars(base)), None)
 
 
 def head_logits(mha: keras.layers.MultiHeadAttention, query, key):
     """Pre-softmax, scaled attention logits of every head of a built layer.
 
-    The layer computes, for head `h`, query position `t` and key position `s`,
+    `keras.layers.MultiHeadAttention` computes, for head `h`, query position `t`
+    and key position `s`::
 
         logits[b, h, t, s] = (q[b, t, h, :] . k[b, s, h, :]) / sqrt(key_dim)
 
@@ -28,10 +53,15 @@ def head_logits(mha: keras.layers.MultiHeadAttention, query, key):
     the scores that `mha(query, value, key, return_attention_scores=True)`
     returns when no mask is given.
 
+    A subclass that changes how the scores are computed (it overrides
+    `_compute_attention`) says what its logits are through a public method
+    `head_logits(query, key)` with the same shapes and meaning, defined in the
+    same class as its `_compute_attention` or below it; this function then
+    returns what that method returns. `mhlib.RotaryMultiHeadAttention` is one.
+
     Args:
-        mha: a `keras.layers.MultiHeadAttention` (or an
-            `mhlib.RotaryMultiHeadAttention`, whose logits include the rotation)
-            that has already been called (built) on inputs of the same feature
+        mha: a `keras.layers.MultiHeadAttention`, or a subclass as above, that
+            has already been called (built) on inputs of the same feature
             sizes, with the default `attention_axes` (attention over the
             sequence axis).
         query: tensor of shape `(B, T, query_features)`.
@@ -44,8 +74,8 @@ def head_logits(mha: keras.layers.MultiHeadAttention, query, key):
     Raises:
         TypeError: if `mha` is not a `keras.layers.MultiHeadAttention`.
         ValueError: if `mha` is not built, uses non-default `attention_axes`,
-            is another subclass that computes its scores its own way, or
-            `query` / `key` is not of rank 3.
+            is a subclass that computes its scores its own way without a
+            `head_logits` method, or `query` / `key` is not of rank 3.
 
     Example:
 
@@ -75,19 +105,16 @@ def head_logits(mha: keras.layers.MultiHeadAttention, query, key):
         )
     query = ops.convert_to_tensor(query)
     key = ops.convert_to_tensor(key)
-    _check_rank3("query", query)
-    _check_rank3("key", key)
-    q = mha.query_dense(query)  # (B, T, H, Dk)
-    k = mha.key_dense(key)  # (B, S, H, Dk)
-    if type(mha)._compute_attention is not keras.layers.MultiHeadAttention._compute_attention:
-        from mhlib.rope import RotaryMultiHeadAttention
-
-        if not isinstance(mha, RotaryMultiHeadAttention):
-            raise ValueError(
-                f"`mha` is a {type(mha).__name__}, which overrides how attention scores are "
-                "computed; head_logits knows only keras.layers.MultiHeadAttention's scores "
-                "and mhlib.RotaryMultiHeadAttention's"
-            )
-        q, k = mha.rotary(q), mha.rotary(k)  # rotate by position, as the layer does
-    q = q * ops.cast(1.0 / math.sqrt(float(mha.key_dim)), q.dtype)
-    return ops.einsum("bthd,bshd->bhts", q, k)  # (B, H, T, S)
+    check_rank("query", query.shape, ("batch", "length", "features"))
+    check_rank("key", key.shape, ("batch", "length", "features"))
+    scores_owner = _defining_class(type(mha), "_compute_attention")
+    if scores_owner is keras.layers.MultiHeadAttention:
+        return scaled_dot_logits(mha.query_dense(query), mha.key_dense(key))
+    hook_owner = _defining_class(type(mha), _HOOK)
+    if hook_owner is None or not issubclass(hook_owner, scores_owner):
+        raise ValueError(
+            f"`mha` is a {type(mha).__name__}, which computes its attention scores its own way "
+            f"({scores_owner.__name__}._compute_attention) but has no `{_HOOK}(query, key)` "
+            f"method in that class or below it that returns its logits"
+        )
+    return getattr(mha, _HOOK)(query, key)

@@ -16,6 +16,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from mhlib._checks import check_finite_array, check_integer
+
 LOGIT_GAP = 30.0
 """Logit margin between a head's target pixel and the next-nearest one.
 
@@ -52,12 +54,8 @@ class PixelTokens(keras.layers.Layer):
 
     def __init__(self, padding: int, channels: int, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(padding, bool) or not isinstance(padding, int) or padding < 0:
-            raise ValueError(f"`padding` must be a non-negative int, got {padding!r}")
-        if isinstance(channels, bool) or not isinstance(channels, int) or channels < 1:
-            raise ValueError(f"`channels` must be a positive int, got {channels!r}")
-        self.padding = padding
-        self.channels = channels
+        self.padding = check_integer("padding", padding, minimum=0)
+        self.channels = check_integer("channels", channels, minimum=1)
 
     def call(self, images):
         if len(images.shape) != 4 or images.shape[-1] != self.channels:
@@ -118,7 +116,7 @@ class TokensToImage(keras.layers.Layer):
 
 
 def _check_kernel(name: str, kernel) -> np.ndarray:
-    kernel = np.asarray(kernel, dtype="float32")
+    kernel = check_finite_array(name, kernel)
     if kernel.ndim != 4 or kernel.shape[0] != kernel.shape[1] or kernel.shape[0] % 2 == 0:
         raise ValueError(
             f"`{name}` must have shape (K, K, in_channels, out_channels) with odd K; "
@@ -126,22 +124,18 @@ def _check_kernel(name: str, kernel) -> np.ndarray:
         )
     if 0 in kernel.shape[2:]:
         raise ValueError(f"`{name}` must have at least one input and output channel")
-    if not np.all(np.isfinite(kernel)):
-        raise ValueError(f"`{name}` must contain only finite values")
     return kernel
 
 
 def _check_bias(name: str, bias, out_channels: int) -> np.ndarray:
     if bias is None:
         return np.zeros(out_channels, "float32")
-    bias = np.asarray(bias, dtype="float32")
+    bias = check_finite_array(name, bias)
     if bias.shape != (out_channels,):
         raise ValueError(
             f"`{name}` must have shape ({out_channels},), one value per output channel "
             f"of its kernel; got shape {bias.shape}"
         )
-    if not np.all(np.isfinite(bias)):
-        raise ValueError(f"`{name}` must contain only finite values")
     return bias
 
 
@@ -158,10 +152,7 @@ def head_shifts(kernel_size: int) -> list[tuple[int, int]]:
     Returns:
         A list of `kernel_size ** 2` offsets in row-major kernel order.
     """
-    if isinstance(kernel_size, bool) or not isinstance(kernel_size, int):
-        raise ValueError(f"`kernel_size` must be a positive odd int, got {kernel_size!r}")
-    if kernel_size < 1 or kernel_size % 2 == 0:
-        raise ValueError(f"`kernel_size` must be a positive odd int, got {kernel_size}")
+    kernel_size = check_integer("kernel_size", kernel_size, minimum=1, parity="odd")
     p = kernel_size // 2
     return [(a - p, b - p) for a in range(kernel_size) for b in range(kernel_size)]
 
@@ -199,7 +190,7 @@ def attention_conv2d(kernel, bias=None) -> keras.Model:
             laid out as `keras.layers.Conv2D`'s kernel; or a sequence of such
             arrays with the same `in_channels`.
         bias: `None` (no bias), an array of shape `(out_channels,)`, or, when
-            `kernel` is a sequence, a sequence of such arrays or `None`s.
+            `kernel` is a sequence, a sequence of such arrays or `None` values.
 
     Returns:
         A `keras.Model` from images `(B, H, W, in_channels)` to outputs

@@ -3,25 +3,14 @@
 from __future__ import annotations
 
 import math
-import numbers
 
 import keras
 from keras import ops
 
+from mhlib._checks import check_integer, check_positive_number, check_rank
+from mhlib.attention import scaled_dot_logits
 
-def _check_positive_number(name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"`{name}` must be a positive real number; got {value!r}")
-    value = float(value)
-    if not math.isfinite(value) or value <= 0.0:
-        raise ValueError(f"`{name}` must be a finite number > 0; got {value!r}")
-    return value
-
-
-def _check_num_iters(num_iters) -> int:
-    if isinstance(num_iters, bool) or not isinstance(num_iters, numbers.Integral) or num_iters < 1:
-        raise ValueError(f"`num_iters` must be an integer >= 1; got {num_iters!r}")
-    return int(num_iters)
+_SET_AXES = ("batch", "elements", "features")
 
 
 def _all_finite(x) -> bool | None:
@@ -36,7 +25,7 @@ def _all_finite(x) -> bool | None:
 def sinkhorn(logits, temperature: float = 1.0, num_iters: int = 50):
     """Log-domain Sinkhorn normalisation of score matrices over their last two axes.
 
-    Turns a matrix of scores `L` of shape `(N, M)` into the soft assignment
+    Turns a matrix of scores `L` of shape `(N, M)` into the soft assignment::
 
         P = diag(exp(u)) exp(L / temperature) diag(exp(v))
 
@@ -91,8 +80,8 @@ def sinkhorn(logits, temperature: float = 1.0, num_iters: int = 50):
     >>> bool(np.allclose(np.sum(p, axis=-1), 1.0) and np.allclose(np.sum(p, axis=-2), 1.0))
     True
     """
-    temperature = _check_positive_number("temperature", temperature)
-    num_iters = _check_num_iters(num_iters)
+    temperature = check_positive_number("temperature", temperature)
+    num_iters = check_integer("num_iters", num_iters, minimum=1)
     logits = ops.convert_to_tensor(logits)
     if not keras.backend.is_float_dtype(logits.dtype):
         logits = ops.cast(logits, keras.config.floatx())
@@ -128,7 +117,7 @@ class SoftMatching(keras.layers.Layer):
 
     Each head `h` projects the elements of set A to queries and those of set B
     to keys, and scores every pair with a scaled dot product, exactly as an
-    attention head does:
+    attention head does::
 
         logits_h[b, n, m] = q_h(a_n) . k_h(b_m) / sqrt(key_dim)
 
@@ -183,13 +172,10 @@ class SoftMatching(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        for name, value in (("num_heads", num_heads), ("key_dim", key_dim)):
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-                raise ValueError(f"`{name}` must be an integer >= 1; got {value!r}")
-        self.num_heads = int(num_heads)
-        self.key_dim = int(key_dim)
-        self.temperature = _check_positive_number("temperature", temperature)
-        self.num_iters = _check_num_iters(num_iters)
+        self.num_heads = check_integer("num_heads", num_heads, minimum=1)
+        self.key_dim = check_integer("key_dim", key_dim, minimum=1)
+        self.temperature = check_positive_number("temperature", temperature)
+        self.num_iters = check_integer("num_iters", num_iters, minimum=1)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
 
     def _projection(self, name: str) -> keras.layers.EinsumDense:
@@ -200,29 +186,20 @@ class SoftMatching(keras.layers.Layer):
             name=name,
         )
 
-    @staticmethod
-    def _check_set_shape(name: str, shape) -> None:
-        if len(shape) != 3:
-            raise ValueError(
-                f"`{name}` must have shape (batch, elements, features), i.e. rank 3; "
-                f"got shape {tuple(shape)}"
-            )
-
     def build(self, set_a_shape, set_b_shape) -> None:
-        self._check_set_shape("set_a", set_a_shape)
-        self._check_set_shape("set_b", set_b_shape)
+        check_rank("set_a", set_a_shape, _SET_AXES)
+        check_rank("set_b", set_b_shape, _SET_AXES)
         self.query_dense = self._projection("query")
         self.query_dense.build(set_a_shape)
         self.key_dense = self._projection("key")
         self.key_dense.build(set_b_shape)
 
     def call(self, set_a, set_b, return_head_logits: bool = False):
-        self._check_set_shape("set_a", set_a.shape)
-        self._check_set_shape("set_b", set_b.shape)
+        check_rank("set_a", set_a.shape, _SET_AXES)
+        check_rank("set_b", set_b.shape, _SET_AXES)
         q = self.query_dense(set_a)  # (B, N, H, K)
         k = self.key_dense(set_b)  # (B, M, H, K)
-        q = q * ops.cast(1.0 / math.sqrt(self.key_dim), q.dtype)
-        head_logits = ops.einsum("bnhk,bmhk->bhnm", q, k)  # (B, H, N, M)
+        head_logits = scaled_dot_logits(q, k)  # (B, H, N, M)
         logits = ops.sum(head_logits, axis=1)  # (B, N, M)
         assignment = sinkhorn(logits, self.temperature, self.num_iters)
         if return_head_logits:

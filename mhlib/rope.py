@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import keras
 import numpy as np
 from keras import ops
+
+from mhlib._checks import check_finite_array, check_integer, check_positive_number
+from mhlib.attention import scaled_dot_logits
 
 
 def geometric_frequencies(dim: int, max_wavelength: float = 10000.0) -> np.ndarray:
@@ -26,35 +28,44 @@ def geometric_frequencies(dim: int, max_wavelength: float = 10000.0) -> np.ndarr
         ValueError: if `dim` is not a positive even integer or `max_wavelength`
             is not a finite number > 0.
     """
-    if isinstance(dim, bool) or not isinstance(dim, int) or dim <= 0 or dim % 2:
-        raise ValueError(f"`dim` must be a positive even integer; got {dim!r}")
-    _check_max_wavelength(max_wavelength)
+    dim = check_integer("dim", dim, minimum=2, parity="even")
+    max_wavelength = check_positive_number("max_wavelength", max_wavelength)
     exponents = np.arange(0, dim, 2, dtype="float64") / dim
-    return (1.0 / float(max_wavelength) ** exponents).astype("float32")
-
-
-def _check_max_wavelength(max_wavelength: float) -> None:
-    if (
-        isinstance(max_wavelength, bool)
-        or not isinstance(max_wavelength, int | float)
-        or not math.isfinite(max_wavelength)
-        or max_wavelength <= 0
-    ):
-        raise ValueError(f"`max_wavelength` must be a finite number > 0; got {max_wavelength!r}")
+    return (1.0 / max_wavelength**exponents).astype("float32")
 
 
 def _check_frequencies(frequencies) -> np.ndarray | None:
     if frequencies is None:
         return None
-    array = np.asarray(frequencies, dtype="float64")
-    if array.ndim not in (1, 2) or array.shape[-1] == 0 or array.size == 0:
+    array = check_finite_array("frequencies", frequencies)
+    if array.ndim not in (1, 2) or array.size == 0:
         raise ValueError(
             "`frequencies` must have shape (D/2,) or (num_heads, D/2) with D/2 >= 1; "
             f"got shape {array.shape}"
         )
-    if not np.all(np.isfinite(array)):
-        raise ValueError(f"`frequencies` must all be finite; got {array.tolist()}")
-    return array.astype("float32")
+    return array
+
+
+def _check_frequency_shape(
+    frequencies: np.ndarray, half: int, num_heads: int | None, *, half_name: str, context: str
+) -> None:
+    """Checks `(half,)` or `(num_heads, half)`; `context` says where `half` and `num_heads` come
+    from, and `num_heads` is None when the inputs have no heads axis."""
+    if frequencies.shape[-1] != half:
+        raise ValueError(
+            f"`frequencies` must have {half_name} = {half} entries on its last axis for "
+            f"{context}; got shape {frequencies.shape}"
+        )
+    if frequencies.ndim == 2 and frequencies.shape[0] != num_heads:
+        if num_heads is None:
+            raise ValueError(
+                f"per-head `frequencies` of shape {frequencies.shape} need inputs of shape "
+                f"(B, T, {frequencies.shape[0]}, D); got {context}"
+            )
+        raise ValueError(
+            f"per-head `frequencies` must have shape ({num_heads}, {half}) for {context}; "
+            f"got shape {frequencies.shape}"
+        )
 
 
 @keras.saving.register_keras_serializable(package="mhlib")
@@ -62,7 +73,7 @@ class RotaryEmbedding(keras.layers.Layer):
     """Rotary position embedding (RoPE) with the half-split pair layout.
 
     Feature `j` is paired with feature `j + D/2` (`j < D/2`), and the pair at
-    position `p` is turned by the angle `p * w_j`:
+    position `p` is turned by the angle `p * w_j`::
 
         out[j]       = x[j] * cos(p w_j) - x[j + D/2] * sin(p w_j)
         out[j + D/2] = x[j + D/2] * cos(p w_j) + x[j] * sin(p w_j)
@@ -73,7 +84,10 @@ class RotaryEmbedding(keras.layers.Layer):
     the layout and frequencies of `keras_hub.layers.RotaryEmbedding`: with the
     same `max_wavelength` both layers return the same numbers. Explicit angular
     frequencies can be given instead, one set for all heads, shape `(D/2,)`, or
-    one set per head, shape `(H, D/2)`, and they can be made trainable.
+    one set per head, shape `(H, D/2)`. Either way they are held in a weight of
+    the layer, `frequencies`, built with the layer (from `frequencies`, or from
+    the geometric default), that training updates only if
+    `trainable_frequencies` is True and that a saved model keeps.
 
     Args:
         max_wavelength: base of the default geometric frequencies; a finite
@@ -81,8 +95,7 @@ class RotaryEmbedding(keras.layers.Layer):
         frequencies: optional angular frequencies (radians per position) of
             shape `(D/2,)` or `(H, D/2)`; all finite. `None` uses the geometric
             default computed from `D` at build time.
-        trainable_frequencies: if True the frequencies are a trainable weight
-            (initialised from `frequencies`, or from the geometric default).
+        trainable_frequencies: whether the `frequencies` weight is trained.
         **kwargs: other `keras.layers.Layer` arguments (`name`, `dtype`, ...).
 
     Call arguments:
@@ -122,8 +135,7 @@ class RotaryEmbedding(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        _check_max_wavelength(max_wavelength)
-        self.max_wavelength = float(max_wavelength)
+        self.max_wavelength = check_positive_number("max_wavelength", max_wavelength)
         self._initial_frequencies = _check_frequencies(frequencies)
         self.trainable_frequencies = bool(trainable_frequencies)
         self.frequencies = None
@@ -140,33 +152,24 @@ class RotaryEmbedding(keras.layers.Layer):
         values = self._initial_frequencies
         if values is None:
             values = geometric_frequencies(dim, self.max_wavelength)
-        if values.shape[-1] != dim // 2:
-            raise ValueError(
-                f"`frequencies` must have D/2 = {dim // 2} entries on its last axis for "
-                f"inputs with D={dim}; got shape {values.shape}"
-            )
-        if values.ndim == 2:
-            heads = input_shape[2] if len(input_shape) == 4 else None
-            if heads != values.shape[0]:
-                raise ValueError(
-                    f"per-head `frequencies` of shape {values.shape} need inputs of shape "
-                    f"(B, T, {values.shape[0]}, {dim}); got {tuple(input_shape)}"
-                )
-        if self.trainable_frequencies:
-            self.frequencies = self.add_weight(
-                name="frequencies",
-                shape=values.shape,
-                initializer=lambda shape, dtype=None: ops.convert_to_tensor(values, "float32"),
-                dtype="float32",
-                trainable=True,
-            )
-        else:
-            # A NumPy constant, not a tensor: a tensor made here could belong to a traced graph.
-            self.frequencies = values
+        _check_frequency_shape(
+            values,
+            dim // 2,
+            input_shape[2] if len(input_shape) == 4 else None,
+            half_name="D/2",
+            context=f"inputs of shape {tuple(input_shape)}",
+        )
+        self.frequencies = self.add_weight(
+            name="frequencies",
+            shape=values.shape,
+            initializer=lambda shape, dtype=None: ops.convert_to_tensor(values, "float32"),
+            dtype="float32",
+            trainable=self.trainable_frequencies,
+        )
 
     def _angles(self, positions, rank: int):
         """Rotation angles, broadcastable against the (B, T, [H,] D/2) halves."""
-        frequencies = ops.convert_to_tensor(self.frequencies, "float32")
+        frequencies = ops.convert_to_tensor(self.frequencies)
         if len(frequencies.shape) == 2:
             angles = positions[..., None, None] * frequencies  # ([B,] T, H, D/2)
         else:
@@ -240,9 +243,13 @@ class RotaryMultiHeadAttention(keras.layers.MultiHeadAttention):
             sequence axis).
 
     Call arguments:
-        As `keras.layers.MultiHeadAttention`: `query` `(B, T, dim)`, `value`
-        `(B, S, dim)`, optional `key`, `attention_mask` `(B, T, S)`,
-        `return_attention_scores`, `training`, `use_causal_mask`.
+        query: tensor of shape `(B, T, dim)`.
+        value: tensor of shape `(B, S, dim)`.
+        key: optional tensor of shape `(B, S, dim)`; default `value`.
+        attention_mask: optional boolean mask of shape `(B, T, S)`.
+        return_attention_scores: whether to return the scores too.
+        training: whether dropout is applied.
+        use_causal_mask: whether each query sees only the keys up to its position.
 
     Returns:
         The attention output `(B, T, dim)` and, with `return_attention_scores=True`,
@@ -261,6 +268,10 @@ class RotaryMultiHeadAttention(keras.layers.MultiHeadAttention):
     >>> out, scores = layer(x, x, return_attention_scores=True)
     >>> tuple(out.shape), tuple(scores.shape)
     ((2, 6, 8), (2, 3, 6, 6))
+    >>> from mhlib import head_logits
+    >>> logits = head_logits(layer, x, x)  # (B, H, T, S), the rotation included
+    >>> bool(np.allclose(keras.ops.softmax(logits, axis=-1), scores, atol=1e-6))
+    True
     """
 
     def __init__(
@@ -277,21 +288,17 @@ class RotaryMultiHeadAttention(keras.layers.MultiHeadAttention):
                 "`attention_axes` must be None (attention over the sequence axis) for "
                 f"RotaryMultiHeadAttention; got {kwargs['attention_axes']!r}"
             )
+        key_dim = check_integer("key_dim", key_dim, minimum=2, parity="even")
         super().__init__(num_heads=num_heads, key_dim=key_dim, **kwargs)
-        if key_dim % 2:
-            raise ValueError(f"`key_dim` must be even to be rotated in pairs; got {key_dim}")
         checked = _check_frequencies(frequencies)
         if checked is not None:
-            if checked.shape[-1] != key_dim // 2:
-                raise ValueError(
-                    f"`frequencies` must have key_dim/2 = {key_dim // 2} entries on its last "
-                    f"axis; got shape {checked.shape}"
-                )
-            if checked.ndim == 2 and checked.shape[0] != num_heads:
-                raise ValueError(
-                    f"per-head `frequencies` must have shape ({num_heads}, {key_dim // 2}) "
-                    f"for num_heads={num_heads}; got shape {checked.shape}"
-                )
+            _check_frequency_shape(
+                checked,
+                key_dim // 2,
+                num_heads,
+                half_name="key_dim/2",
+                context=f"num_heads={num_heads}, key_dim={key_dim}",
+            )
         self.rotary = RotaryEmbedding(
             max_wavelength=max_wavelength,
             frequencies=checked,
@@ -326,9 +333,28 @@ class RotaryMultiHeadAttention(keras.layers.MultiHeadAttention):
             use_causal_mask=use_causal_mask,
         )
 
+    def head_logits(self, query, key):
+        """The pre-softmax, scaled logits of every head, rotation included.
+
+        What `mhlib.head_logits` returns for this layer (call that function, which
+        first checks that the layer is built and the shapes): the softmax of these
+        logits over the last axis is the attention that the layer returns with
+        `return_attention_scores=True` when no mask is given.
+
+        Args:
+            query: tensor of shape `(B, T, query_features)`.
+            key: tensor of shape `(B, S, key_features)`.
+
+        Returns:
+            Tensor of shape `(B, H, T, S)`.
+        """
+        query = self.rotary(self.query_dense(query))  # (B, T, H, key_dim)
+        key = self.rotary(self.key_dense(key))  # (B, S, H, key_dim)
+        return scaled_dot_logits(query, key)
+
     @property
     def frequencies(self):
-        """The angular frequencies in use, shape `(key_dim/2,)` or `(H, key_dim/2)`."""
+        """The weight holding the angular frequencies, shape `(key_dim/2,)` or `(H, key_dim/2)`."""
         return self.rotary.frequencies
 
     def get_config(self) -> dict:

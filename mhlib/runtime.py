@@ -6,6 +6,8 @@ import platform
 
 import keras
 
+from mhlib._checks import check_integer
+
 
 def _device_name() -> str:
     """Names the accelerator the active Keras backend will use, or "CPU"."""
@@ -47,7 +49,7 @@ def setup(seed: int = 0) -> str:
         seed: a non-negative integer.
 
     Returns:
-        A one-line report: the seed, the device ("CPU" or "GPU <name>"), the
+        A one-line report of the seed, the device ("CPU" or "GPU <name>"), the
         Keras backend and the library versions.
 
     Example:
@@ -56,8 +58,7 @@ def setup(seed: int = 0) -> str:
     >>> setup(seed=0)  # doctest: +ELLIPSIS
     'seed 0 | CPU | keras ... (...) | python ...'
     """
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"`seed` must be a non-negative int, got {seed!r}")
+    seed = check_integer("seed", seed, minimum=0)
     keras.utils.set_random_seed(seed)
     backend = keras.backend.backend()
     if backend == "jax":

@@ -2,7 +2,8 @@ import keras
 import numpy as np
 import pytest
 
-from mhlib.attention import head_logits
+from mhlib.attention import head_logits, scaled_dot_logits
+from mhlib.rope import RotaryMultiHeadAttention
 
 
 def _layer_and_inputs(num_heads=3, key_dim=4, t=5, s=6, features=8):
@@ -60,8 +61,6 @@ def test_multi_axis_attention_is_rejected():
 
 
 def test_rotary_layer_logits_include_the_rotation():
-    from mhlib.rope import RotaryMultiHeadAttention
-
     x = np.random.default_rng(1).normal(size=(2, 6, 8)).astype("float32")
     mha = RotaryMultiHeadAttention(num_heads=2, key_dim=4)
     _, scores = mha(x, x, return_attention_scores=True)
@@ -79,3 +78,46 @@ def test_subclass_with_its_own_scores_is_rejected():
     mha(x, x)
     with pytest.raises(ValueError, match="Doubled"):
         head_logits(mha, x, x)
+
+
+class _Shifted(keras.layers.MultiHeadAttention):
+    """Adds 1 to every logit of head 0, and says so through the hook."""
+
+    def _shift(self, logits):
+        return logits + np.array([1.0] + [0.0] * (self.num_heads - 1), "float32")[:, None, None]
+
+    def _compute_attention(self, query, key, value, attention_mask=None, training=None,
+                           return_attention_scores=False, use_causal_mask=False):
+        logits = self._shift(scaled_dot_logits(query, key))  # (B, H, T, S)
+        scores = keras.ops.softmax(logits, axis=-1)
+        return keras.ops.einsum("bhts,bshd->bthd", scores, value), scores
+
+    def head_logits(self, query, key):
+        return self._shift(scaled_dot_logits(self.query_dense(query), self.key_dense(key)))
+
+
+def test_a_subclass_gives_its_logits_through_the_hook():
+    mha = _Shifted(num_heads=2, key_dim=4)
+    x = np.random.default_rng(2).normal(size=(1, 5, 8)).astype("float32")
+    _, scores = mha(x, x, return_attention_scores=True)
+    np.testing.assert_allclose(keras.ops.softmax(head_logits(mha, x, x), axis=-1), scores,
+                               atol=1e-6)
+
+
+def test_a_hook_above_the_override_is_not_trusted():
+    class RotaryDoubled(RotaryMultiHeadAttention):
+        def _compute_attention(self, query, key, value, *args, **kwargs):
+            return super()._compute_attention(2 * query, key, value, *args, **kwargs)
+
+    mha = RotaryDoubled(num_heads=2, key_dim=4)
+    x = np.zeros((1, 3, 8), "float32")
+    mha(x, x)
+    with pytest.raises(ValueError, match=r"RotaryDoubled.*no `head_logits\(query, key\)`"):
+        head_logits(mha, x, x)
+
+
+def test_scaled_dot_logits_divides_by_the_root_of_the_head_size():
+    rng = np.random.default_rng(3)
+    q, k = rng.normal(size=(2, 1, 4, 3, 9)).astype("float32")
+    expected = np.einsum("bthd,bshd->bhts", q, k) / 3.0
+    np.testing.assert_allclose(scaled_dot_logits(q, k), expected, rtol=1e-5, atol=1e-6)

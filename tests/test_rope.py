@@ -96,6 +96,25 @@ def test_trainable_frequencies_receive_gradients():
     assert abs(grad.numpy()[0, 0] - grad.numpy()[1, 0]) > 1e-4  # each head its own gradient
 
 
+@pytest.mark.parametrize("trainable", [False, True])
+def test_frequencies_are_always_a_weight(trainable):
+    layer = RotaryEmbedding(max_wavelength=100.0, trainable_frequencies=trainable)
+    layer.build((None, None, 3, 8))
+    assert [w.name for w in layer.weights] == ["frequencies"]
+    assert layer.frequencies.trainable is trainable
+    assert len(layer.trainable_weights) == int(trainable)
+    np.testing.assert_array_equal(layer.frequencies, geometric_frequencies(8, 100.0))
+
+
+def test_frequencies_weight_is_what_the_layer_uses():
+    layer = RotaryEmbedding(frequencies=[0.5])
+    x = np.tile(np.array([1.0, 0.0], "float32"), (1, 4, 1))  # (B, T, 2)
+    layer(x)
+    layer.frequencies.assign([0.25])
+    angles = np.arctan2(*keras.ops.convert_to_numpy(layer(x))[0].T[::-1])
+    np.testing.assert_allclose(angles, 0.25 * np.arange(4), atol=1e-6)
+
+
 def test_config_round_trip():
     layer = RotaryEmbedding(frequencies=[0.5, 0.25], trainable_frequencies=True, name="r")
     clone = RotaryEmbedding.from_config(layer.get_config())
@@ -122,8 +141,8 @@ def test_bad_shapes_name_the_argument(kwargs, shape, match):
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        ({"frequencies": [0.1, np.nan]}, "`frequencies` must all be finite"),
-        ({"frequencies": [[0.1, np.inf]]}, "`frequencies` must all be finite"),
+        ({"frequencies": [0.1, np.nan]}, "`frequencies` must contain only finite values"),
+        ({"frequencies": [[0.1, np.inf]]}, "`frequencies` must contain only finite values"),
         ({"frequencies": np.zeros((2, 2, 2))}, r"`frequencies` must have shape"),
         ({"max_wavelength": 0.0}, "`max_wavelength`"),
         ({"max_wavelength": float("inf")}, "`max_wavelength`"),
@@ -215,6 +234,20 @@ def test_save_and_load_round_trip(tmp_path):
     np.testing.assert_array_equal(restored.frequencies, layer.frequencies)
 
 
+def test_save_and_load_keeps_fixed_default_frequencies(tmp_path):
+    x = _inputs()
+    inputs = keras.Input((6, 8))
+    layer = RotaryMultiHeadAttention(num_heads=2, key_dim=4, max_wavelength=50.0)
+    model = keras.Model(inputs, layer(inputs, inputs))
+    path = tmp_path / "rope.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    np.testing.assert_array_equal(loaded(x), model(x))
+    restored = loaded.layers[-1].frequencies
+    assert not restored.trainable
+    np.testing.assert_array_equal(restored, geometric_frequencies(4, 50.0))
+
+
 def test_trainable_attention_frequencies_get_gradients():
     x = _inputs()
     layer = RotaryMultiHeadAttention(
@@ -230,7 +263,7 @@ def test_trainable_attention_frequencies_get_gradients():
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        ({"key_dim": 3}, "`key_dim` must be even"),
+        ({"key_dim": 3}, "`key_dim` must be an even integer"),
         ({"frequencies": [[0.1], [0.2]]}, r"per-head `frequencies` must have shape \(3, 1\)"),
         ({"frequencies": [0.1, 0.2]}, "key_dim/2 = 1"),
         ({"frequencies": [np.nan]}, "finite"),

@@ -24,8 +24,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from mhlib import setup  # noqa: E402
-from mhlib.rope import RotaryMultiHeadAttention  # noqa: E402
+from mhlib import RotaryMultiHeadAttention, setup  # noqa: E402
 
 BATCH, LENGTH, HEADS, KEY_DIM = 32, 256, 8, 64
 
