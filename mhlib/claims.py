@@ -219,10 +219,12 @@ def over_seeds(notebook: str, keys: list[str], path: Path | None = None) -> dict
             upwards from the working directory.
 
     Returns:
-        key -> {"held", "seeds", "mean", "se"}; empty when no robustness file
-        is found (a notebook opened outside the book's repository), in which
-        case nothing is glued.
+        key -> {"held", "seeds", "mean", "se"}; empty, with nothing glued, when
+        no robustness file is found (a notebook opened outside the book's
+        repository) or in a robustness run itself.
     """
+    if os.environ.get(RECORD_FAILURES) == "1":
+        return {}  # a robustness run is what fills the file: nothing to summarise yet
     path = path or find_robustness_file()
     if path is None:
         print("no book/robustness.json here: the ten-seed results are in the book's ledger")
