@@ -1,6 +1,9 @@
 """Execute every notebook with a learned claim for seeds 0..9 and record every glued value.
 
-Usage: python tools/robustness.py [--seeds 10] [--jobs 2] [notebooks/.../NN-slug.md ...]
+Usage: python tools/robustness.py [--all] [--verify-with-seed S] [--jobs 2] [NN-slug.md ...]
+
+Without arguments it runs the notebooks with a learned claim whose stored results are stale
+(their source or the mhlib modules they import changed); `--all` runs every one of them.
 
 Each run is papermill executing the notebook's MyST source with `SEED` injected into its
 `parameters` cell, in a fresh kernel, with `MHBOOK_RECORD_FAILURES=1` so that a claim that
@@ -95,18 +98,33 @@ def main(argv: list[str]) -> int:
     parser.add_argument("sources", nargs="*", type=Path, help="default: every learned notebook")
     parser.add_argument("--seeds", type=int, default=pages.NUM_SEEDS)
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--all", action="store_true", help="also notebooks whose file is fresh")
+    parser.add_argument(
+        "--verify-with-seed",
+        type=int,
+        metavar="SEED",
+        help="for a change that should alter no number (a refactor, prose): re-run this seed "
+        "only, and keep the stored seeds if every number it glues is unchanged",
+    )
     args = parser.parse_args(argv)
+    results = json.loads(pages.ROBUSTNESS.read_text()) if pages.ROBUSTNESS.exists() else {}
     notebooks = [
         source.resolve().relative_to(ROOT).with_suffix("").as_posix() for source in args.sources
-    ] or learned_notebooks()
-    results = json.loads(pages.ROBUSTNESS.read_text()) if pages.ROBUSTNESS.exists() else {}
+    ] or [
+        notebook
+        for notebook in learned_notebooks()
+        if args.all
+        or results.get(notebook, {}).get("inputs_sha256") != inputs_hash(ROOT / f"{notebook}.md")
+    ]
+    start = time.perf_counter()
+    if args.verify_with_seed is not None:
+        notebooks = verify(notebooks, args.verify_with_seed, results, args.jobs)
     for notebook in notebooks:
         results[notebook] = {
             "inputs_sha256": inputs_hash(ROOT / f"{notebook}.md"),
             "seeds": {},
             "wall_s": 0.0,
         }
-    start = time.perf_counter()
     jobs = [(notebook, seed) for notebook in notebooks for seed in range(args.seeds)]
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         for notebook, seed, result, wall in pool.map(run_one, *zip(*jobs, strict=True)):
@@ -119,6 +137,28 @@ def main(argv: list[str]) -> int:
     print(f"robustness: {len(jobs)} runs in {time.perf_counter() - start:.0f} s", flush=True)
     return 0
 
+
+def verify(notebooks: list[str], seed: int, results: dict, jobs: int) -> list[str]:
+    """Re-runs one seed of each notebook; re-stamps those whose numbers are all unchanged.
+
+    Returns the notebooks that must be run over every seed again: those with no stored
+    results, and those where any glued number or the error differs from the stored run.
+    """
+    stored = {n: results.get(n, {}).get("seeds", {}).get(str(seed)) for n in notebooks}
+    to_check = [n for n in notebooks if stored[n] is not None]
+    rerun = [n for n in notebooks if stored[n] is None]
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        checked = pool.map(run_one, to_check, [seed] * len(to_check))
+        for notebook, _, result, wall in checked:
+            if result == stored[notebook]:
+                results[notebook]["inputs_sha256"] = inputs_hash(ROOT / f"{notebook}.md")
+                print(f"{notebook}: seed {seed} unchanged ({wall:.0f} s), results kept")
+            else:
+                old, new = stored[notebook]["values"], result["values"]
+                changed = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
+                print(f"{notebook}: seed {seed} changed {changed or result['error']}: re-run")
+                rerun.append(notebook)
+    return rerun
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))
