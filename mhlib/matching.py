@@ -121,11 +121,19 @@ class SoftMatching(keras.layers.Layer):
 
         logits_h[b, n, m] = q_h(a_n) . k_h(b_m) / sqrt(key_dim)
 
-    The heads' logits are **summed** into one score matrix. A sum of logits is
-    a product of the heads' (unnormalised) match probabilities: a pair scores
-    high only if it is plausible under every head, so heads that look at
-    different features add up their evidence. `sinkhorn` then turns the
-    combined scores into a soft assignment.
+    How the heads are combined is set by `combine`:
+
+    - `"sum"` (default): the heads' logits are **summed** into one score matrix,
+      which `sinkhorn` turns into a soft assignment. A sum of logits is a
+      product of the heads' (unnormalised) match probabilities: a pair scores
+      high only if it is plausible under every head. The heads are then not
+      distinct functions: `H` heads of size `k` compute exactly the scores of
+      one head of size `H * k`.
+    - `"per_head"`: every head's logits go through their own `sinkhorn`, and the
+      layer returns a learned convex combination of the heads' assignments,
+      `sum_h w_h P_h` with `w = softmax(mixing_logits)` (initially uniform), a
+      mixture of experts. A convex combination of doubly stochastic matrices is
+      doubly stochastic, and each head must be a matching on its own.
 
     The projections have no biases: a bias adds to the logits a term that
     depends on one element only, i.e. a constant per row or per column, and
@@ -136,6 +144,8 @@ class SoftMatching(keras.layers.Layer):
         key_dim: size of each head's query and key projections, an integer >= 1.
         temperature: Sinkhorn temperature, a finite float > 0.
         num_iters: Sinkhorn iterations, an integer >= 1.
+        combine: `"sum"` (one Sinkhorn of the summed logits) or `"per_head"`
+            (one Sinkhorn per head, then a learned convex combination).
         kernel_initializer: initializer of the projection kernels.
         **kwargs: base `keras.layers.Layer` arguments (name, dtype, ...).
 
@@ -149,7 +159,8 @@ class SoftMatching(keras.layers.Layer):
         The soft assignment, a tensor of shape `(B, N, M)` whose rows sum to 1
         and columns to `N / M` (see `sinkhorn`); with `return_head_logits=True`,
         the tuple `(assignment, head_logits)` where `head_logits` has shape
-        `(B, H, N, M)` and sums over its head axis to the combined scores.
+        `(B, H, N, M)`; with `combine="sum"` it sums over its head axis to the
+        combined scores.
 
     Example:
 
@@ -160,7 +171,15 @@ class SoftMatching(keras.layers.Layer):
     >>> assignment, head_logits = layer(a, b, return_head_logits=True)
     >>> tuple(assignment.shape), tuple(head_logits.shape)
     ((3, 5, 5), (3, 2, 5, 5))
+    >>> mixture = SoftMatching(num_heads=2, key_dim=4, combine="per_head")
+    >>> p = mixture(a, b)
+    >>> bool(np.allclose(np.sum(p, axis=-1), 1.0, atol=1e-4))
+    True
+    >>> [round(float(w), 2) for w in mixture.mixing_weights]
+    [0.5, 0.5]
     """
+
+    COMBINATIONS = ("sum", "per_head")
 
     def __init__(
         self,
@@ -169,6 +188,7 @@ class SoftMatching(keras.layers.Layer):
         temperature: float = 1.0,
         num_iters: int = 20,
         kernel_initializer="glorot_uniform",
+        combine: str = "sum",
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -177,6 +197,10 @@ class SoftMatching(keras.layers.Layer):
         self.temperature = check_positive_number("temperature", temperature)
         self.num_iters = check_integer("num_iters", num_iters, minimum=1)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        if combine not in self.COMBINATIONS:
+            raise ValueError(f"`combine` must be one of {self.COMBINATIONS}; got {combine!r}")
+        self.combine = combine
+        self.mixing_logits = None
 
     def _projection(self, name: str) -> keras.layers.EinsumDense:
         return keras.layers.EinsumDense(
@@ -193,6 +217,19 @@ class SoftMatching(keras.layers.Layer):
         self.query_dense.build(set_a_shape)
         self.key_dense = self._projection("key")
         self.key_dense.build(set_b_shape)
+        if self.combine == "per_head":
+            self.mixing_logits = self.add_weight(
+                name="mixing_logits", shape=(self.num_heads,), initializer="zeros"
+            )
+
+    @property
+    def mixing_weights(self):
+        """The heads' weights `(H,)` in the convex combination (`combine="per_head"`), else None."""
+        if self.mixing_logits is None:
+            return None
+        # softmax written out: keras.ops.softmax warns on an axis of size 1 (one head)
+        weights = ops.exp(self.mixing_logits - ops.max(self.mixing_logits))
+        return weights / ops.sum(weights)
 
     def call(self, set_a, set_b, return_head_logits: bool = False):
         check_rank("set_a", set_a.shape, _SET_AXES)
@@ -200,8 +237,13 @@ class SoftMatching(keras.layers.Layer):
         q = self.query_dense(set_a)  # (B, N, H, K)
         k = self.key_dense(set_b)  # (B, M, H, K)
         head_logits = scaled_dot_logits(q, k)  # (B, H, N, M)
-        logits = ops.sum(head_logits, axis=1)  # (B, N, M)
-        assignment = sinkhorn(logits, self.temperature, self.num_iters)
+        if self.combine == "sum":
+            logits = ops.sum(head_logits, axis=1)  # (B, N, M)
+            assignment = sinkhorn(logits, self.temperature, self.num_iters)
+        else:
+            per_head = sinkhorn(head_logits, self.temperature, self.num_iters)  # (B, H, N, M)
+            weights = ops.cast(self.mixing_weights, per_head.dtype)  # (H,)
+            assignment = ops.einsum("h,bhnm->bnm", weights, per_head)  # (B, N, M)
         if return_head_logits:
             return assignment, head_logits
         return assignment
@@ -215,6 +257,7 @@ class SoftMatching(keras.layers.Layer):
                 "temperature": self.temperature,
                 "num_iters": self.num_iters,
                 "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+                "combine": self.combine,
             }
         )
         return config

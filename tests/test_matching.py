@@ -217,3 +217,90 @@ def test_layer_accepts_sets_of_unknown_size():
     assignment = keras.ops.convert_to_numpy(model.predict([a, b], verbose=0))
     np.testing.assert_allclose(assignment, layer(a, b), atol=1e-6)
     np.testing.assert_allclose(assignment.sum(axis=-2), 4 / 6, atol=1e-4)
+
+
+def test_per_head_mode_is_a_convex_combination_of_head_assignments():
+    keras.utils.set_random_seed(0)
+    a, b = _sets(n=6, m=6)
+    layer = SoftMatching(num_heads=3, key_dim=4, num_iters=50, combine="per_head")
+    assignment, head_logits = layer(a, b, return_head_logits=True)
+    layer.mixing_logits.assign(np.array([1.0, -0.5, 0.2], "float32"))
+    assignment = keras.ops.convert_to_numpy(layer(a, b))
+    weights = keras.ops.convert_to_numpy(layer.mixing_weights)
+    np.testing.assert_allclose(weights.sum(), 1.0, atol=1e-6)
+    per_head = keras.ops.convert_to_numpy(sinkhorn(head_logits, layer.temperature, 50))
+    np.testing.assert_allclose(assignment, np.einsum("h,bhnm->bnm", weights, per_head), atol=1e-6)
+    np.testing.assert_allclose(assignment.sum(axis=-1), 1.0, atol=1e-4)
+    np.testing.assert_allclose(assignment.sum(axis=-2), 1.0, atol=1e-4)
+
+
+def test_per_head_mode_starts_with_uniform_weights_and_sum_mode_has_none():
+    a, b = _sets()
+    mixture = SoftMatching(num_heads=4, key_dim=2, combine="per_head")
+    mixture(a, b)
+    np.testing.assert_allclose(mixture.mixing_weights, 0.25, atol=1e-7)
+    summed = SoftMatching(num_heads=4, key_dim=2)
+    summed(a, b)
+    assert summed.mixing_weights is None and len(summed.trainable_weights) == 2
+
+
+def test_one_head_per_head_mode_equals_sum_mode():
+    a, b = _sets()
+    summed = SoftMatching(num_heads=1, key_dim=3)
+    mixture = SoftMatching(num_heads=1, key_dim=3, combine="per_head")
+    summed(a, b), mixture(a, b)
+    mixture.query_dense.kernel.assign(summed.query_dense.kernel)
+    mixture.key_dense.kernel.assign(summed.key_dense.kernel)
+    np.testing.assert_allclose(mixture(a, b), summed(a, b), atol=1e-6)
+
+
+def test_per_head_heads_are_distinct_functions():
+    """Two heads of size 1 are not one head of size 2 once each has its own Sinkhorn."""
+    a, b = _sets(n=5, m=5)
+    summed = SoftMatching(num_heads=2, key_dim=1, num_iters=50)
+    mixture = SoftMatching(num_heads=2, key_dim=1, num_iters=50, combine="per_head")
+    summed(a, b), mixture(a, b)
+    mixture.query_dense.kernel.assign(summed.query_dense.kernel)
+    mixture.key_dense.kernel.assign(summed.key_dense.kernel)
+    assert np.abs(keras.ops.convert_to_numpy(mixture(a, b) - summed(a, b))).max() > 1e-2
+
+
+def test_per_head_gradients_reach_the_mixing_weights():
+    a, b = _sets()
+    layer = SoftMatching(num_heads=2, key_dim=3, combine="per_head")
+    layer(a, b)
+    layer.mixing_logits.assign(np.array([0.3, -0.3], "float32"))
+    target = np.stack([np.eye(5, dtype="float32")] * 2)
+    grads = weight_gradients(
+        layer, lambda p: -keras.ops.mean(keras.ops.log(p + 1e-9) * target), a, b
+    )
+    assert len(grads) == 3
+    for weight, grad in zip(layer.trainable_weights, grads, strict=True):
+        assert np.isfinite(grad).all(), weight.path
+        assert np.abs(grad).max() > 1e-6, weight.path
+
+
+def test_per_head_config_round_trip_and_saving(tmp_path):
+    a, b = _sets()
+    in_a, in_b = keras.Input((5, 6)), keras.Input((5, 7))
+    layer = SoftMatching(num_heads=2, key_dim=3, num_iters=7, combine="per_head", name="mix")
+    model = keras.Model([in_a, in_b], layer(in_a, in_b))
+    layer.mixing_logits.assign(np.array([0.7, -0.2], "float32"))
+    assert SoftMatching.from_config(layer.get_config()).combine == "per_head"
+    path = tmp_path / "mixture.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    np.testing.assert_allclose(loaded([a, b]), model([a, b]), atol=1e-6)
+
+
+@pytest.mark.parametrize("combine", ["mean", "", None, 1, "SUM"])
+def test_bad_combine(combine):
+    with pytest.raises(ValueError, match="`combine`"):
+        SoftMatching(num_heads=2, key_dim=2, combine=combine)
+
+
+def test_per_head_mode_rejects_non_finite_sets():
+    a, b = _sets()
+    a[0, 1, 2] = np.nan
+    with pytest.raises(ValueError, match="`logits` must be finite"):
+        SoftMatching(num_heads=2, key_dim=2, combine="per_head")(a, b)
