@@ -43,7 +43,9 @@ def setup(seed: int = 0) -> str:
     matrix products (TensorFlow) and asks for full-precision ones (JAX): on
     recent NVIDIA GPUs they would otherwise round products to about three
     decimal digits, and the book's exactness checks (1e-4 and tighter) would
-    measure the hardware's rounding instead of the mathematics.
+    measure the hardware's rounding instead of the mathematics. On JAX it
+    enables float64 (`jax_enable_x64`), which layers built with
+    `dtype="float64"` need there as on TensorFlow.
 
     Args:
         seed: a non-negative integer.
@@ -65,6 +67,8 @@ def setup(seed: int = 0) -> str:
         import jax
 
         jax.config.update("jax_default_matmul_precision", "highest")
+        # float64 where a layer asks for it, as on TensorFlow (JAX otherwise rounds to float32)
+        jax.config.update("jax_enable_x64", True)
     versions = f"keras {keras.__version__} ({backend}"
     if backend == "tensorflow":
         import tensorflow as tf
