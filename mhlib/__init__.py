@@ -13,8 +13,9 @@ Every public name is imported from the top level (`from mhlib import head_logits
 - `RotaryEmbedding`, `RotaryMultiHeadAttention`, `geometric_frequencies`: rotary
   position embedding (RoPE);
 - `sinkhorn(logits, temperature, num_iters)`, `SoftMatching`: soft, differentiable matching;
-- `attention_conv2d(kernel, bias)`, `head_shifts`, `PixelTokens`, `LOGIT_GAP`: a
-  multi-head attention model equal to `Conv2D`;
+- `attention_conv2d(kernel, bias)`, `attention_inception(kernels, biases)`,
+  `head_shifts`, `PixelTokens`, `LOGIT_GAP`: multi-head attention models equal to
+  `Conv2D` and to parallel `Conv2D` branches;
 - `use_book_style()`, `plot_attention_heads(scores)`, `STYLE`: the book's figures.
 
 The book's API reference page documents each of them.
@@ -23,7 +24,7 @@ The book's API reference page documents each of them.
 from mhlib.attention import head_logits, scaled_dot_logits
 from mhlib.autodiff import input_gradient, weight_gradients
 from mhlib.claims import claim, over_seeds, record
-from mhlib.conv import LOGIT_GAP, PixelTokens, attention_conv2d, head_shifts
+from mhlib.conv import LOGIT_GAP, PixelTokens, attention_conv2d, attention_inception, head_shifts
 from mhlib.matching import SoftMatching, sinkhorn
 from mhlib.plotting import STYLE, plot_attention_heads, use_book_style
 from mhlib.rope import RotaryEmbedding, RotaryMultiHeadAttention, geometric_frequencies
@@ -37,6 +38,7 @@ __all__ = [
     "RotaryMultiHeadAttention",
     "SoftMatching",
     "attention_conv2d",
+    "attention_inception",
     "claim",
     "geometric_frequencies",
     "head_logits",

@@ -177,29 +177,25 @@ def attention_conv2d(kernel, bias=None) -> keras.Model:
     - the output projection is the identity per head, so the layer sums the
       heads, and its bias is the convolution's bias.
 
-    A sequence of kernels (same `in_channels`, odd sizes that may differ) gives
-    one layer with a group of heads per kernel, whose outputs are concatenated
-    along the channels, like the parallel branches of an Inception block: the
-    heads of kernel `n` write only to its own output channels.
+    For several kernels side by side (an Inception block) use
+    `attention_inception`.
 
     Attention runs over all pixels, so memory grows as `(H * W) ** 2` times the
     number of heads: use small images.
 
     Args:
         kernel: array of shape `(K, K, in_channels, out_channels)` with odd `K`,
-            laid out as `keras.layers.Conv2D`'s kernel; or a sequence of such
-            arrays with the same `in_channels`.
-        bias: `None` (no bias), an array of shape `(out_channels,)`, or, when
-            `kernel` is a sequence, a sequence of such arrays or `None` values.
+            laid out as `keras.layers.Conv2D`'s kernel.
+        bias: `None` (no bias) or an array of shape `(out_channels,)`.
 
     Returns:
         A `keras.Model` from images `(B, H, W, in_channels)` to outputs
-        `(B, H, W, total out_channels)`. Its attention layer is
+        `(B, H, W, out_channels)`. Its attention layer is
         `model.get_layer("attention")`, its tokeniser `model.get_layer("tokens")`.
 
     Raises:
-        ValueError: if a kernel is not of shape `(K, K, in_channels, out_channels)`
-            with odd `K`, the kernels disagree on `in_channels`, a bias does not
+        ValueError: if `kernel` is not one array of shape
+            `(K, K, in_channels, out_channels)` with odd `K`, `bias` does not
             have one value per output channel, or a value is not finite.
 
     Example:
@@ -214,30 +210,69 @@ def attention_conv2d(kernel, bias=None) -> keras.Model:
     >>> bool(np.allclose(model(images), conv(images), atol=1e-5))
     True
     """
-    branched = isinstance(kernel, Sequence) and not isinstance(kernel, np.ndarray)
-    kernels = list(kernel) if branched else [kernel]
-    if not kernels:
-        raise ValueError("`kernel` must be an array or a non-empty sequence of arrays")
-    names = [f"kernel[{n}]" for n in range(len(kernels))] if branched else ["kernel"]
+    if isinstance(kernel, Sequence) and not isinstance(kernel, np.ndarray):
+        raise ValueError(
+            "`kernel` must be one array (K, K, in_channels, out_channels); "
+            "for several kernels side by side use attention_inception"
+        )
+    return _attention_model([_check_kernel("kernel", kernel)], [bias], ["bias"])
+
+
+def attention_inception(kernels, biases=None) -> keras.Model:
+    """One multi-head self-attention layer that computes parallel `Conv2D` branches.
+
+    Like `attention_conv2d`, with one group of heads per kernel: the group of
+    kernel `n` writes only to its own output channels, so the outputs of the
+    branches come out concatenated along the channels, like the parallel
+    branches of an Inception block (1 x 1, 3 x 3, 5 x 5 convolutions of the
+    same input).
+
+    Args:
+        kernels: a non-empty sequence of arrays of shape
+            `(K, K, in_channels, out_channels)`, odd `K` that may differ, the
+            same `in_channels`.
+        biases: `None` (no bias), or a sequence with one entry per kernel, each
+            `None` or an array of shape `(out_channels,)` of its kernel.
+
+    Returns:
+        A `keras.Model` from images `(B, H, W, in_channels)` to outputs
+        `(B, H, W, sum of out_channels)`.
+
+    Raises:
+        ValueError: if `kernels` is not a non-empty sequence of valid kernels
+            with the same `in_channels`, or `biases` does not match them.
+
+    Example:
+
+    >>> import numpy as np
+    >>> kernels = [np.ones((1, 1, 2, 3), "float32"), np.ones((3, 3, 2, 1), "float32")]
+    >>> model = attention_inception(kernels)
+    >>> tuple(model(np.ones((1, 4, 4, 2), "float32")).shape)
+    (1, 4, 4, 4)
+    """
+    if isinstance(kernels, np.ndarray) or not isinstance(kernels, Sequence) or not kernels:
+        raise ValueError(
+            "`kernels` must be a non-empty sequence of arrays; for one kernel use attention_conv2d"
+        )
+    names = [f"kernels[{n}]" for n in range(len(kernels))]
     kernels = [_check_kernel(name, k) for name, k in zip(names, kernels, strict=True)]
-    in_channels = kernels[0].shape[2]
     for name, k in zip(names, kernels, strict=True):
-        if k.shape[2] != in_channels:
+        if k.shape[2] != kernels[0].shape[2]:
             raise ValueError(
                 f"`{name}` has {k.shape[2]} input channels but `{names[0]}` has "
-                f"{in_channels}: every kernel must read the same channels"
+                f"{kernels[0].shape[2]}: every kernel must read the same channels"
             )
-    if bias is None:
-        biases = [None] * len(kernels)
-    elif branched:
-        biases = list(bias)
-        if len(biases) != len(kernels):
-            raise ValueError(
-                f"`bias` must have one entry per kernel ({len(kernels)}); got {len(biases)}"
-            )
-    else:
-        biases = [bias]
-    bias_names = [f"bias[{n}]" for n in range(len(kernels))] if branched else ["bias"]
+    biases = [None] * len(kernels) if biases is None else list(biases)
+    if len(biases) != len(kernels):
+        raise ValueError(
+            f"`biases` must have one entry per kernel ({len(kernels)}); got {len(biases)}"
+        )
+    return _attention_model(kernels, biases, [f"biases[{n}]" for n in range(len(kernels))])
+
+
+def _attention_model(kernels: list[np.ndarray], biases: list, bias_names: list[str]):
+    """The attention model with one group of heads per (checked) kernel."""
+    in_channels = kernels[0].shape[2]
     biases = [
         _check_bias(name, b, k.shape[3])
         for name, b, k in zip(bias_names, biases, kernels, strict=True)

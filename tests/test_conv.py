@@ -2,7 +2,7 @@ import keras
 import numpy as np
 import pytest
 
-from mhlib.conv import LOGIT_GAP, PixelTokens, attention_conv2d, head_shifts
+from mhlib.conv import LOGIT_GAP, PixelTokens, attention_conv2d, attention_inception, head_shifts
 
 
 def _conv2d(kernel, bias, images):
@@ -79,7 +79,7 @@ def test_branches_concatenate_like_inception():
     kernels = [_random((k, k, 3, c), k) for k, c in [(1, 2), (3, 4), (5, 3)]]
     biases = [_random((2,), 1), None, _random((3,), 2)]
     images = _random((2, 6, 7, 3), 9)
-    model = attention_conv2d(kernels, biases)
+    model = attention_inception(kernels, biases)
     assert model.get_layer("attention").num_heads == 1 + 9 + 25
     expected = np.concatenate(
         [_conv2d(k, b, images) for k, b in zip(kernels, biases, strict=True)], axis=-1
@@ -100,7 +100,7 @@ def test_pixel_tokens_hold_content_then_position():
 
 def test_saved_model_loads_and_agrees(tmp_path):
     kernels = [_random((1, 1, 2, 2), 1), _random((3, 3, 2, 1), 2)]
-    model = attention_conv2d(kernels)
+    model = attention_inception(kernels)
     images = _random((1, 4, 5, 2), 3)
     model.save(tmp_path / "model.keras")
     loaded = keras.saving.load_model(tmp_path / "model.keras")
@@ -131,19 +131,29 @@ def test_bias_of_wrong_length_names_the_argument():
 
 def test_branches_must_share_input_channels():
     kernels = [np.ones((1, 1, 3, 2), "float32"), np.ones((3, 3, 4, 2), "float32")]
-    with pytest.raises(ValueError, match=r"`kernel\[1\]` has 4 input channels"):
-        attention_conv2d(kernels)
+    with pytest.raises(ValueError, match=r"`kernels\[1\]` has 4 input channels"):
+        attention_inception(kernels)
 
 
 def test_branch_errors_name_the_entry():
-    with pytest.raises(ValueError, match=r"`kernel\[1\]`.*odd K"):
-        attention_conv2d([np.ones((1, 1, 2, 2)), np.ones((2, 2, 2, 2))])
-    with pytest.raises(ValueError, match="one entry per kernel"):
-        attention_conv2d([np.ones((1, 1, 2, 2)), np.ones((3, 3, 2, 2))], [None])
-    with pytest.raises(ValueError, match=r"`bias\[0\]`"):
-        attention_conv2d([np.ones((1, 1, 2, 2)), np.ones((3, 3, 2, 2))], [np.ones(3), None])
+    with pytest.raises(ValueError, match=r"`kernels\[1\]`.*odd K"):
+        attention_inception([np.ones((1, 1, 2, 2)), np.ones((2, 2, 2, 2))])
+
+
+def test_one_kernel_and_several_are_two_functions():
+    kernel = np.ones((3, 3, 1, 1), "float32")
+    with pytest.raises(ValueError, match="attention_inception"):
+        attention_conv2d([kernel])
+    with pytest.raises(ValueError, match="attention_conv2d"):
+        attention_inception(kernel)
     with pytest.raises(ValueError, match="non-empty"):
-        attention_conv2d([])
+        attention_inception([])
+    with pytest.raises(ValueError, match="one entry per kernel"):
+        attention_inception([kernel], biases=[None, None])
+    with pytest.raises(ValueError, match="one entry per kernel"):
+        attention_inception([np.ones((1, 1, 2, 2)), np.ones((3, 3, 2, 2))], [None])
+    with pytest.raises(ValueError, match=r"`biases\[0\]`"):
+        attention_inception([np.ones((1, 1, 2, 2)), np.ones((3, 3, 2, 2))], [np.ones(3), None])
 
 
 def test_images_with_other_channel_count_are_rejected():
