@@ -9,7 +9,7 @@ Public API (see each module for details):
 - `conv.attention_conv2d(kernel, bias)`: a multi-head attention model equal to `Conv2D`;
 - `sinkhorn(logits, temperature, num_iters)`, `SoftMatching`: soft, differentiable matching;
 - `RotaryEmbedding`, `RotaryMultiHeadAttention`: rotary position embedding (RoPE) layers;
-- `plotting`: the book's figure style and per-head attention maps.
+- `plotting`: the book's figure style, per-head attention maps, block diagrams of models.
 """
 
 from mhlib import attention, conv, plotting
