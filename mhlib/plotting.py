@@ -133,6 +133,14 @@ def _keras_tensor_sources(node) -> list[str]:
     return []
 
 
+def _input_names(node) -> list[str]:
+    """Layer names in a functional config's `input_layers` (a list, dict or one [name, i, j])."""
+    if isinstance(node, list | tuple) and node and isinstance(node[0], str):
+        return [node[0]]
+    values = node.values() if isinstance(node, dict) else node
+    return [name for value in values for name in _input_names(value)]
+
+
 def _block_text(model: keras.Model, layer_config: dict) -> tuple[str, str]:
     """The lines printed in a layer's box, and the kind of box."""
     name = layer_config["config"]["name"]
@@ -167,10 +175,9 @@ def _blocks(model: keras.Model) -> list[_Block]:
             "`model` must be a functional or Sequential Keras model (a subclassed model "
             f"has no layer graph to draw); got {type(model).__name__}"
         )
-    inputs = config["input_layers"]
-    inputs = [inputs[0]] if isinstance(inputs[0], str) else [entry[0] for entry in inputs]
+    # Inputs first, in the order the model takes them.
+    order = {name: i for i, name in enumerate(_input_names(config["input_layers"]))}
     blocks = []
-    order = {name: i for i, name in enumerate(inputs)}  # inputs first, as the model takes them
     for layer in sorted(layers, key=lambda c: order.get(c["name"], len(order))):
         arguments = list(inspect.signature(model.get_layer(layer["name"]).call).parameters)
         edges = []

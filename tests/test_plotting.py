@@ -99,6 +99,17 @@ def test_inputs_sit_above_the_layer_they_feed_in_the_order_the_model_takes_them(
     plt.close("all")
 
 
+def test_a_model_taking_a_dict_of_inputs_is_drawn_in_the_dict_order():
+    tokens, memory = keras.Input((3, 4), name="tokens"), keras.Input((5, 4), name="memory")
+    attention = keras.layers.MultiHeadAttention(1, 2, name="attention")
+    model = keras.Model({"memory": memory, "tokens": tokens}, attention(tokens, memory))
+    boxes, arrows, texts = _diagram(plot_model_blocks(model))
+    assert list(boxes) == ["memory", "tokens", "attention"]
+    assert set(arrows) == {"memory->attention", "tokens->attention"}
+    assert texts[3:] == ["value", "query"]  # from left to right: memory, then tokens
+    plt.close("all")
+
+
 def test_one_head_is_singular_and_branches_get_their_own_row():
     a, b = keras.Input((3,), name="a"), keras.Input((3,), name="b")
     added = keras.layers.Add(name="add")([a, b])
