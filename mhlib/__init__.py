@@ -16,7 +16,8 @@ Every public name is imported from the top level (`from mhlib import head_logits
 - `attention_conv2d(kernel, bias)`, `attention_inception(kernels, biases)`,
   `head_shifts`, `PixelTokens`, `LOGIT_GAP`: multi-head attention models equal to
   `Conv2D` and to parallel `Conv2D` branches;
-- `use_book_style()`, `plot_attention_heads(scores)`, `STYLE`: the book's figures.
+- `use_book_style()`, `plot_attention_heads(scores)`, `plot_model_blocks(model)`, `STYLE`:
+  the book's figures (attention maps per head, block diagrams of models).
 
 The book's API reference page documents each of them.
 """
@@ -26,7 +27,7 @@ from mhlib.autodiff import input_gradient, weight_gradients
 from mhlib.claims import claim, over_seeds, record
 from mhlib.conv import LOGIT_GAP, PixelTokens, attention_conv2d, attention_inception, head_shifts
 from mhlib.matching import SoftMatching, sinkhorn
-from mhlib.plotting import STYLE, plot_attention_heads, use_book_style
+from mhlib.plotting import STYLE, plot_attention_heads, plot_model_blocks, use_book_style
 from mhlib.rope import RotaryEmbedding, RotaryMultiHeadAttention, geometric_frequencies
 from mhlib.runtime import setup
 
@@ -46,6 +47,7 @@ __all__ = [
     "input_gradient",
     "over_seeds",
     "plot_attention_heads",
+    "plot_model_blocks",
     "record",
     "scaled_dot_logits",
     "setup",

@@ -2,11 +2,19 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import keras  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+from matplotlib.patches import FancyArrowPatch, FancyBboxPatch  # noqa: E402
 
-from mhlib.plotting import STYLE, plot_attention_heads, use_book_style  # noqa: E402
+from mhlib.plotting import (  # noqa: E402
+    BLOCK_COLOURS,
+    STYLE,
+    plot_attention_heads,
+    plot_model_blocks,
+    use_book_style,
+)
 
 
 def test_one_labelled_panel_per_head():
@@ -43,3 +51,112 @@ def test_bad_labels_name_the_argument():
 def test_style_is_applied():
     use_book_style()
     assert matplotlib.rcParams["axes.spines.top"] is STYLE["axes.spines.top"]
+
+
+def _diagram(fig) -> tuple[dict, dict, list[str]]:
+    """Boxes by layer name, arrows by "parent->child", and every text of a diagram."""
+    (ax,) = fig.axes
+    boxes = {p.get_gid(): p for p in ax.patches if isinstance(p, FancyBboxPatch)}
+    arrows = {p.get_gid(): p for p in ax.patches if isinstance(p, FancyArrowPatch)}
+    return boxes, arrows, [t.get_text() for t in ax.texts]
+
+
+def _lookup_model(num_heads: int, key_dim: int) -> keras.Model:
+    query = keras.Input((1, 6), name="query")
+    keys = keras.Input((4, 6), name="keys")
+    values = keras.Input((4, 1), name="values")
+    attention = keras.layers.MultiHeadAttention(
+        num_heads, key_dim, output_shape=2, name="attention"
+    )
+    return keras.Model([query, keys, values], attention(query, values, key=keys))
+
+
+def test_cross_attention_model_is_drawn_box_by_box_with_labelled_arguments():
+    fig = plot_model_blocks(_lookup_model(num_heads=2, key_dim=3), title="lookup")
+    boxes, arrows, texts = _diagram(fig)
+    assert list(boxes) == ["query", "keys", "values", "attention"]
+    assert set(arrows) == {"query->attention", "keys->attention", "values->attention"}
+    assert texts[:3] == ["query\nInput\n(None, 1, 6)", "keys\nInput\n(None, 4, 6)",
+                         "values\nInput\n(None, 4, 1)"]
+    params = _lookup_model(2, 3).get_layer("attention").count_params()
+    assert texts[3].splitlines() == [
+        "attention", "MultiHeadAttention", "(None, 1, 2)", "2 heads × 3", f"{params} parameters"
+    ]
+    assert texts[4:] == ["query", "key", "value"]  # arrows labelled with call arguments
+    assert boxes["attention"].get_facecolor()[:3] == pytest.approx(
+        matplotlib.colors.to_rgb(BLOCK_COLOURS["attention"])
+    )
+    assert fig.axes[0].get_title() == "lookup"
+    plt.close(fig)
+
+
+def test_inputs_sit_above_the_layer_they_feed_in_the_order_the_model_takes_them():
+    boxes, _, _ = _diagram(plot_model_blocks(_lookup_model(1, 6)))
+    top_of_attention = boxes["attention"].get_y() + boxes["attention"].get_height()
+    inputs = [boxes[name] for name in ("query", "keys", "values")]
+    assert all(box.get_y() > top_of_attention for box in inputs)
+    assert [box.get_x() for box in inputs] == sorted(box.get_x() for box in inputs)
+    plt.close("all")
+
+
+def test_a_model_taking_a_dict_of_inputs_is_drawn_in_the_dict_order():
+    tokens, memory = keras.Input((3, 4), name="tokens"), keras.Input((5, 4), name="memory")
+    attention = keras.layers.MultiHeadAttention(1, 2, name="attention")
+    model = keras.Model({"memory": memory, "tokens": tokens}, attention(tokens, memory))
+    boxes, arrows, texts = _diagram(plot_model_blocks(model))
+    assert list(boxes) == ["memory", "tokens", "attention"]
+    assert set(arrows) == {"memory->attention", "tokens->attention"}
+    assert texts[3:] == ["value", "query"]  # from left to right: memory, then tokens
+    plt.close("all")
+
+
+def test_one_head_is_singular_and_branches_get_their_own_row():
+    a, b = keras.Input((3,), name="a"), keras.Input((3,), name="b")
+    added = keras.layers.Add(name="add")([a, b])
+    hidden = keras.layers.Dense(4, name="hidden")(added)
+    model = keras.Model([a, b], [keras.layers.Dense(2, name="out")(hidden), added])
+    boxes, arrows, texts = _diagram(plot_model_blocks(model))
+    assert set(arrows) == {"a->add", "b->add", "add->hidden", "hidden->out"}
+    assert "16 parameters" in texts[3] and "parameters" not in texts[2]
+    assert "inputs" not in texts, "one call argument: arrows need no label"
+    rows = sorted({round(box.get_y(), 3) for box in boxes.values()}, reverse=True)
+    assert len(rows) == 4
+    one_head = _diagram(plot_model_blocks(_lookup_model(1, 6)))[2][3]
+    assert "1 head × 6" in one_head.splitlines()
+    plt.close("all")
+
+
+def test_sequential_model_is_a_chain():
+    layers = [keras.layers.Dense(3, name="h"), keras.layers.Dense(2, name="y")]
+    model = keras.Sequential([keras.Input((4,), name="x"), *layers])
+    boxes, arrows, _ = _diagram(plot_model_blocks(model))
+    assert list(boxes) == ["x", "h", "y"]
+    assert set(arrows) == {"x->h", "h->y"}
+    plt.close("all")
+
+
+def test_given_axes_is_drawn_into():
+    fig, (left, right) = plt.subplots(1, 2)
+    assert plot_model_blocks(_lookup_model(2, 3), ax=right) is fig
+    assert not left.patches and right.patches
+    plt.close(fig)
+
+
+class _Subclassed(keras.Model):
+    def __init__(self):
+        super().__init__()
+        self.dense = keras.layers.Dense(2)
+
+    def call(self, x):
+        return self.dense(x)
+
+
+def test_models_without_a_graph_are_refused_with_a_clear_error():
+    with pytest.raises(ValueError, match="`model` must be a keras.Model"):
+        plot_model_blocks(keras.layers.Dense(2))
+    with pytest.raises(ValueError, match="`model` must be built"):
+        plot_model_blocks(keras.Sequential([keras.layers.Dense(2)]))
+    subclassed = _Subclassed()
+    subclassed(np.zeros((1, 3), "float32"))
+    with pytest.raises(ValueError, match="functional or Sequential"):
+        plot_model_blocks(subclassed)
