@@ -240,14 +240,17 @@ def over_seeds(notebook: str, keys: list[str], path: Path | None = None) -> dict
         values = [run["values"].get(key) for run in seeds.values()]
         numbers = [v for v in values if v is not None]
         held = sum(v is not None and COMPARATORS[rule["op"]](v, rule["target"]) for v in values)
-        mean, se = mean_and_se(numbers) if numbers else (math.nan, math.nan)
+        if not numbers:
+            raise ValueError(f"no seed in {path} glued `{key}`: run `make robustness`")
+        mean, se = mean_and_se(numbers)
         summary[key] = {"held": held, "seeds": len(values), "mean": mean, "se": se}
+        fmt = ".1f" if rule["fmt"] == "d" else rule["fmt"]  # the mean of counts is not a count
         _glue(f"{key}_seeds_held", held)
         _glue(f"{key}_seeds", len(values))
-        _glue(f"{key}_seeds_mean", rounded(mean, rule["fmt"]))
-        _glue(f"{key}_seeds_se", rounded(se, rule["fmt"]))
+        _glue(f"{key}_seeds_mean", rounded(mean, fmt))
+        _glue(f"{key}_seeds_se", rounded(se, fmt))
         print(
             f"{key}: target met in {held}/{len(values)} seeds, "
-            f"mean {format(mean, rule['fmt'])} ± {format(se, rule['fmt'])} (SE)"
+            f"mean {format(mean, fmt)} ± {format(se, fmt)} (SE)"
         )
     return summary

@@ -139,3 +139,21 @@ def test_over_seeds_outside_the_book_glues_nothing(glued, tmp_path, monkeypatch)
     monkeypatch.chdir(tmp_path)
     assert claims.over_seeds("nb", ["acc"]) == {}
     assert glued == {}
+
+
+def test_over_seeds_of_a_count_glues_a_fractional_mean(glued, tmp_path):
+    claims.claim("heads", 3, ">=", 2, fmt="d")
+    results = {"nb": {"seeds": {str(s): {"values": {"heads": s % 4}} for s in range(10)}}}
+    path = tmp_path / "robustness.json"
+    path.write_text(json.dumps(results))
+    summary = claims.over_seeds("nb", ["heads"], path=path)
+    assert summary["heads"]["held"] == 4  # seeds 2, 3, 6, 7
+    assert glued["heads_seeds_mean"] == 1.3  # 13 / 10, printed with one decimal
+
+
+def test_over_seeds_needs_the_key_in_some_seed(glued, tmp_path):
+    claims.claim("acc", 0.99, ">=", 0.97)
+    path = tmp_path / "robustness.json"
+    path.write_text('{"nb": {"seeds": {"0": {"values": {}}}}}')
+    with pytest.raises(ValueError, match="no seed"):
+        claims.over_seeds("nb", ["acc"], path=path)

@@ -120,8 +120,9 @@ def main(argv: list[str]) -> int:
     if args.verify_with_seed is not None:
         notebooks = verify(notebooks, args.verify_with_seed, results, args.jobs)
     for notebook in notebooks:
+        # The hash is stamped only once every seed is in, so an interrupted run stays stale.
         results[notebook] = {
-            "inputs_sha256": inputs_hash(ROOT / f"{notebook}.md"),
+            "inputs_sha256": "",
             "seeds": {},
             "wall_s": 0.0,
         }
@@ -132,10 +133,17 @@ def main(argv: list[str]) -> int:
             results[notebook]["wall_s"] = round(results[notebook]["wall_s"] + wall, 1)
             status = f"error: {result['error']}" if result["error"] else "ok"
             print(f"{notebook} seed {seed}: {wall:.0f} s, {status}", flush=True)
-    pages.ROBUSTNESS.write_text(json.dumps(dict(sorted(results.items())), indent=1) + "\n")
+            if len(results[notebook]["seeds"]) == args.seeds:
+                results[notebook]["inputs_sha256"] = inputs_hash(ROOT / f"{notebook}.md")
+            save(results)
     pages.write_pages()
     print(f"robustness: {len(jobs)} runs in {time.perf_counter() - start:.0f} s", flush=True)
     return 0
+
+
+def save(results: dict) -> None:
+    """Writes book/robustness.json (after every run, so an interrupted run keeps its work)."""
+    pages.ROBUSTNESS.write_text(json.dumps(dict(sorted(results.items())), indent=1) + "\n")
 
 
 def verify(notebooks: list[str], seed: int, results: dict, jobs: int) -> list[str]:
@@ -152,6 +160,7 @@ def verify(notebooks: list[str], seed: int, results: dict, jobs: int) -> list[st
         for notebook, _, result, wall in checked:
             if result == stored[notebook]:
                 results[notebook]["inputs_sha256"] = inputs_hash(ROOT / f"{notebook}.md")
+                save(results)
                 print(f"{notebook}: seed {seed} unchanged ({wall:.0f} s), results kept")
             else:
                 old, new = stored[notebook]["values"], result["values"]
@@ -159,6 +168,7 @@ def verify(notebooks: list[str], seed: int, results: dict, jobs: int) -> list[st
                 print(f"{notebook}: seed {seed} changed {changed or result['error']}: re-run")
                 rerun.append(notebook)
     return rerun
+
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))
