@@ -7,7 +7,9 @@ errors, typeset math with no TeX left in the text, Chinese text marked as such, 
 images, a favicon, working internal links and, on notebook pages, a Colab link to the page's
 own .ipynb. Each page is also opened at phone width (390 px), where the menu button must
 open the table of contents and the "on this page" button the page's own contents. The home
-page and the chapter openers must link every section. Screenshots go to _build/screenshots/.
+page and the chapter openers must link every section. On every page with exercises, each
+exercise shows and has a solution that stays hidden until its title is clicked.
+Screenshots go to _build/screenshots/.
 """
 
 from __future__ import annotations
@@ -51,6 +53,10 @@ PAGES = sorted(
     for p in SITE.rglob("*.html")
     if not p.relative_to(SITE).parts[0].startswith("_")
 )
+
+EXERCISE_PAGES = [
+    page for page in PAGES if 'class="exercise' in (SITE / page).read_text(encoding="utf-8")
+]
 
 pytestmark = pytest.mark.skipif(not SITE.exists(), reason="no built site: run `make site`")
 
@@ -310,3 +316,37 @@ def test_chapter_opener_links_every_row_to_its_section(opener, base_url, tab):
     sections = [f"{page}.html" for page in CHAPTER_SECTIONS[opener]]
     assert rows.count() == len(sections), f"{opener}.html: one row per section"
     assert _linked_pages(links, base_url) == sections, f"{opener}.html: a row links elsewhere"
+
+
+def test_the_primer_has_exercises():
+    assert "notebooks/00-foundations/01-mha-from-scratch.html" in EXERCISE_PAGES
+
+
+@pytest.mark.parametrize("page", EXERCISE_PAGES)
+def test_exercises_show_and_their_solutions_stay_hidden_until_opened(page, tab):
+    expect = pytest.importorskip("playwright.sync_api").expect
+    opened = tab(page, viewport=DESKTOP)
+    view = opened.page
+    exercises = view.locator("div.exercise.admonition")
+    solutions = view.locator("div.solution.admonition")
+    assert exercises.count() == solutions.count(), f"{page}: one solution per exercise"
+    for exercise in exercises.all():
+        expect(exercise.locator(".admonition-title")).to_be_visible()
+        expect(exercise.locator(":scope > section")).to_be_visible()
+    exercise_ids = set(exercises.evaluate_all("nodes => nodes.map(n => n.id)"))
+    for solution in solutions.all():
+        title = solution.locator(":scope > .admonition-title")
+        body = solution.locator(":scope > section")
+        target = title.locator("a").get_attribute("href").removeprefix("#")
+        assert target in exercise_ids, f"{page}: a solution points to {target!r}, not here"
+        button = title.locator(".toggle-button")
+        expect(title).to_be_visible()
+        expect(body).to_be_hidden()
+        expect(button).to_have_attribute("aria-expanded", "false")
+        button.click()
+        expect(body).to_be_visible()
+        expect(button).to_have_attribute("aria-expanded", "true")
+        for cell in body.locator(".cell").all():
+            expect(cell).to_be_visible()
+    opened.screenshot(page.replace("/", "__") + "-solutions")
+    assert not opened.errors, f"console errors on {page}: {opened.errors}"
