@@ -36,6 +36,10 @@ $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	time $(BIN)/python -m pip install --quiet -e '.[book,test]'
+# Real protein structures (section 1.4b) ship in MDAnalysis's test-data package (LGPL).
+# --no-deps: it requires MDAnalysis itself, which the book does not use; pinned because
+# the notebook names files inside it.
+	$(BIN)/python -m pip install --quiet --no-deps 'mdanalysistests==2.11.0'
 	touch $@
 
 install: $(INSTALLED)
