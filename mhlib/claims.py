@@ -110,6 +110,10 @@ def record(key: str, value: float | int, fmt: str = ".3f") -> float | int:
     0.988
     """
     _check_key(key)
+    if os.environ.get(RECORD_FAILURES) == "1" and not math.isfinite(value):
+        # a summary of the ten seeds (see `over_seeds`) inside the run that makes them
+        print(f"{key}: not recorded in a robustness run")
+        return value
     shown = rounded(value, fmt)
     _glue(key, shown)
     print(f"{key} = {format(shown, fmt)}")
@@ -221,10 +225,13 @@ def over_seeds(notebook: str, keys: list[str], path: Path | None = None) -> dict
     Returns:
         key -> {"held", "seeds", "mean", "se"}; empty, with nothing glued, when
         no robustness file is found (a notebook opened outside the book's
-        repository) or in a robustness run itself.
+        repository). In a robustness run itself, which is what fills the file,
+        every summary is {"held": 0, "seeds": 0, "mean": nan, "se": nan}, nothing
+        is glued, and `record` skips the non-finite numbers computed from them.
     """
     if os.environ.get(RECORD_FAILURES) == "1":
-        return {}  # a robustness run is what fills the file: nothing to summarise yet
+        nothing = {"held": 0, "seeds": 0, "mean": math.nan, "se": math.nan}
+        return {key: dict(nothing) for key in keys}
     path = path or find_robustness_file()
     if path is None:
         print("no book/robustness.json here: the ten-seed results are in the book's ledger")

@@ -157,3 +157,15 @@ def test_over_seeds_needs_the_key_in_some_seed(glued, tmp_path):
     path.write_text('{"nb": {"seeds": {"0": {"values": {}}}}}')
     with pytest.raises(ValueError, match="no seed"):
         claims.over_seeds("nb", ["acc"], path=path)
+
+
+def test_inside_a_robustness_run_summaries_are_empty_and_not_recorded(glued, monkeypatch, capsys):
+    monkeypatch.setenv(claims.RECORD_FAILURES, "1")
+    claims.claim("acc", 0.99, ">=", 0.97)
+    summary = claims.over_seeds("nb", ["acc"])
+    assert summary["acc"]["seeds"] == 0 and summary["acc"]["mean"] != summary["acc"]["mean"]
+    claims.record("acc_in_se", summary["acc"]["mean"] / summary["acc"]["se"])
+    assert "acc_in_se" not in glued and "not recorded" in capsys.readouterr().out
+    monkeypatch.delenv(claims.RECORD_FAILURES)
+    with pytest.raises(ValueError, match="finite"):
+        claims.record("acc_in_se", float("nan"))
