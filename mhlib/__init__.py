@@ -19,7 +19,8 @@ Every public name is imported from the top level (`from mhlib import head_logits
 - `use_book_style()`, `plot_attention_heads(scores)`, `plot_model_blocks(model)`, `STYLE`:
   the book's figures (attention maps per head, block diagrams of models).
 
-The book's API reference page documents each of them.
+The book's API reference page documents each of them, and `mhlib.contacts`, the
+synthetic protein-contact task that two pages of section 1.4 share.
 """
 
 from mhlib.attention import head_logits, scaled_dot_logits
