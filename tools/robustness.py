@@ -126,6 +126,8 @@ def main(argv: list[str]) -> int:
             "seeds": {},
             "wall_s": 0.0,
         }
+    # hashed now, before any run starts: an edit made while they run leaves the results stale
+    hashes = {notebook: inputs_hash(ROOT / f"{notebook}.md") for notebook in notebooks}
     jobs = [(notebook, seed) for notebook in notebooks for seed in range(args.seeds)]
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         for notebook, seed, result, wall in pool.map(run_one, *zip(*jobs, strict=True)):
@@ -134,7 +136,7 @@ def main(argv: list[str]) -> int:
             status = f"error: {result['error']}" if result["error"] else "ok"
             print(f"{notebook} seed {seed}: {wall:.0f} s, {status}", flush=True)
             if len(results[notebook]["seeds"]) == args.seeds:
-                results[notebook]["inputs_sha256"] = inputs_hash(ROOT / f"{notebook}.md")
+                results[notebook]["inputs_sha256"] = hashes[notebook]
             save(results)
     pages.write_pages()
     print(f"robustness: {len(jobs)} runs in {time.perf_counter() - start:.0f} s", flush=True)
@@ -153,13 +155,14 @@ def verify(notebooks: list[str], seed: int, results: dict, jobs: int) -> list[st
     results, and those where any glued number or the error differs from the stored run.
     """
     stored = {n: results.get(n, {}).get("seeds", {}).get(str(seed)) for n in notebooks}
+    hashes = {n: inputs_hash(ROOT / f"{n}.md") for n in notebooks}
     to_check = [n for n in notebooks if stored[n] is not None]
     rerun = [n for n in notebooks if stored[n] is None]
     with ProcessPoolExecutor(max_workers=jobs) as pool:
         checked = pool.map(run_one, to_check, [seed] * len(to_check))
         for notebook, _, result, wall in checked:
             if result == stored[notebook]:
-                results[notebook]["inputs_sha256"] = inputs_hash(ROOT / f"{notebook}.md")
+                results[notebook]["inputs_sha256"] = hashes[notebook]
                 save(results)
                 print(f"{notebook}: seed {seed} unchanged ({wall:.0f} s), results kept")
             else:
