@@ -9,7 +9,10 @@ import pytest
 import mhlib
 
 API_PAGE = Path(__file__).resolve().parent.parent / "book" / "api.md"
-DOCUMENTED = re.findall(r"^\.\. auto(?!module)\w+:: mhlib\.(?:\w+\.)?(\w+)", API_PAGE.read_text(), re.M)
+# automodule entries document a section's helper module, not the top-level API
+DOCUMENTED = re.findall(
+    r"^\.\. auto(?!module)\w+:: mhlib\.(?:\w+\.)?(\w+)", API_PAGE.read_text(), re.M
+)
 
 
 def test_every_public_name_is_importable_from_the_top_level():
