@@ -46,8 +46,9 @@ def plot_attention_heads(
     title: str | None = None,
     vmax: float | None = None,
     panel_size: float = 2.6,
+    columns: int = 3,
 ) -> plt.Figure:
-    """Draws one attention map per head, side by side, with labelled axes.
+    """Draws one attention map per head, at most `columns` to a row, with labelled axes.
 
     Args:
         scores: array of shape `(H, T, S)` (one example) or `(1, H, T, S)`: the
@@ -58,14 +59,19 @@ def plot_attention_heads(
         title: a title over all panels.
         vmax: the top of the shared colour scale; default the largest weight.
         panel_size: width and height of one panel, in inches.
+        columns: panels per row; more heads wrap onto further rows, so that
+            each panel stays legible on a page.
 
     Returns:
-        The `matplotlib.figure.Figure`, one panel per head and one colour bar.
+        The `matplotlib.figure.Figure`, one panel per head (the first `H` of
+        `fig.axes`, row by row) and one colour bar.
 
     Raises:
         ValueError: if `scores` is not of shape `(H, T, S)` or `(1, H, T, S)`,
-            or a label list has the wrong length.
+            or a label list has the wrong length, or `columns` is below 1.
     """
+    if columns < 1:
+        raise ValueError(f"`columns` must be at least 1; got {columns}")
     scores = np.asarray(scores)
     if scores.ndim == 4 and scores.shape[0] == 1:
         scores = scores[0]
@@ -85,24 +91,31 @@ def plot_attention_heads(
     vmax = float(scores.max()) if vmax is None else vmax
 
     with mpl.rc_context(STYLE | {"axes.grid": False}):
+        num_columns = min(columns, num_heads)
+        num_rows = -(-num_heads // num_columns)
         fig, axes = plt.subplots(
-            1,
-            num_heads,
-            figsize=(panel_size * num_heads + 0.8, panel_size + 0.4),
+            num_rows,
+            num_columns,
+            figsize=(panel_size * num_columns + 0.8, (panel_size + 0.4) * num_rows),
             squeeze=False,
             constrained_layout=True,
         )
-        for h, ax in enumerate(axes[0]):
+        for unused in axes.ravel()[num_heads:]:
+            unused.remove()
+        panels = axes.ravel()[:num_heads]
+        for h, ax in enumerate(panels):
+            first_column = h % num_columns == 0
             image = ax.imshow(scores[h], vmin=0.0, vmax=vmax, aspect="auto")
             ax.set_title(head_names[h])
             ax.set_xlabel("key position")
-            if h == 0:
+            if first_column:
                 ax.set_ylabel("query position")
             if key_labels is not None:
-                ax.set_xticks(range(num_keys), key_labels, rotation=90, fontsize=7)
+                ax.set_xticks(range(num_keys), key_labels, rotation=90, fontsize=8)
             if query_labels is not None:
-                ax.set_yticks(range(num_queries), query_labels if h == 0 else [], fontsize=7)
-        fig.colorbar(image, ax=axes[0].tolist(), label="attention weight", shrink=0.9)
+                labels = query_labels if first_column else []
+                ax.set_yticks(range(num_queries), labels, fontsize=8)
+        fig.colorbar(image, ax=panels.tolist(), label="attention weight", shrink=0.9)
         if title:
             fig.suptitle(title)
     return fig

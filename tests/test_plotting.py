@@ -31,6 +31,18 @@ def test_one_labelled_panel_per_head():
     plt.close(fig)
 
 
+def test_more_heads_than_columns_wrap_onto_rows():
+    fig = plot_attention_heads(np.full((5, 3, 3), 1 / 3), columns=3)
+    panels = [ax for ax in fig.axes if ax.get_label() != "<colorbar>"]
+    assert len(panels) == 5  # the sixth cell of the 2 x 3 grid is removed
+    rows = sorted({round(ax.get_position().y0, 3) for ax in panels})
+    assert len(rows) == 2
+    assert [ax.get_ylabel() for ax in panels] == ["query position", "", "", "query position", ""]
+    with pytest.raises(ValueError, match="`columns`"):
+        plot_attention_heads(np.full((2, 3, 3), 1 / 3), columns=0)
+    plt.close(fig)
+
+
 def test_batch_of_one_is_accepted():
     fig = plot_attention_heads(np.full((1, 2, 3, 3), 1 / 3))
     assert len(fig.axes) == 3
