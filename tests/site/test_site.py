@@ -196,6 +196,34 @@ def test_each_notebook_is_built_once_from_its_ipynb():
     assert sources == notebooks, "a notebook page was built from its .md twin, or twice"
 
 
+OVERFLOWING_TABLES = """
+[...document.querySelectorAll('article table')]
+  .filter(t => t.getBoundingClientRect().width > 0)
+  .filter(t => t.getBoundingClientRect().right > window.innerWidth + 1)
+  .filter(t => {
+    for (let e = t.parentElement; e && e.tagName !== 'ARTICLE'; e = e.parentElement) {
+      const x = getComputedStyle(e).overflowX;
+      if ((x === 'auto' || x === 'scroll') && e.clientWidth <= window.innerWidth) return false;
+    }
+    return true;
+  })
+  .map(t => (t.querySelector('th')?.textContent || '').trim().slice(0, 40))
+"""
+
+
+FIGURES = """
+[...document.querySelectorAll('article img')]
+  .filter(i => i.getBoundingClientRect().width > 0)
+  .map(i => ({
+    src: i.src,
+    alt: i.getAttribute('alt') || '',
+    natural: i.naturalWidth,
+    shown: i.getBoundingClientRect().width,
+    numbered: !!i.closest('figure')?.querySelector('.caption-number'),
+  }))
+"""
+
+
 @pytest.mark.parametrize("page", PAGES)
 def test_page(page, base_url, tab):
     opened = tab(page, viewport=DESKTOP)
@@ -217,6 +245,22 @@ def test_page(page, base_url, tab):
         "[...document.images].filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)"
     )
     assert not broken_images, f"images that did not load: {broken_images}"
+
+    # Figures: alt text that describes (not a file name), pixels for high-density screens
+    # (natural width at least 1.5 times the displayed width), and, on a section page, a
+    # numbered caption. Images inside closed solutions are not displayed and not checked.
+    figures = view.evaluate(FIGURES)
+    for figure in figures:
+        name = figure["src"].rsplit("/", 1)[-1]
+        alt = figure["alt"].strip()
+        assert len(alt) >= 20 and not alt.endswith((".png", ".svg")), (
+            f"{page}: {name} has no alt text that describes it: {alt!r}"
+        )
+        assert figure["natural"] >= 1.5 * figure["shown"], (
+            f"{page}: {name} is {figure['natural']} px wide, shown at {figure['shown']:.0f}"
+        )
+        if page.startswith("notebooks/"):
+            assert figure["numbered"], f"{page}: {name} has no numbered caption"
 
     icons = view.evaluate("[...document.querySelectorAll('link[rel~=icon]')].map(l => l.href)")
     assert icons, f"{page} has no favicon"
@@ -258,6 +302,20 @@ def test_phone_menus_open(page, tab):
     view = opened.page
     name = page.replace("/", "__") + ".390"
     opened.screenshot(name)
+
+    # No table runs off the screen unless it sits in a container the reader can scroll
+    # (the ledger shows cards instead of its table on a phone).
+    overflowing = view.evaluate(OVERFLOWING_TABLES)
+    assert not overflowing, f"{page}: tables wider than a 390 px screen: {overflowing}"
+    if page == "book/claims.html":
+        rows = view.evaluate(
+            "[...document.querySelectorAll('.ledger tbody tr')].map(r => "
+            "[getComputedStyle(r).display, r.getBoundingClientRect().right])"
+        )
+        assert rows, "the ledger has no rows"
+        assert all(display == "block" and right <= 391 for display, right in rows), (
+            "on a phone the ledger must show one card per claim, within the screen"
+        )
 
     _visible_toggle(view, "primary").tap()
     drawer = view.locator("#pst-primary-sidebar-modal")
