@@ -2,7 +2,7 @@
 
 Usage: python tools/format_code.py [notebooks/.../NN-slug.md ...]   (default: every notebook)
 
-Each code cell is passed through `ruff format` with the settings of notebooks/ruff.toml
+Each code cell has its imports sorted and is passed through `ruff format` with the settings of notebooks/ruff.toml
 (84 columns, what fits a page); cells with IPython magics are left alone. Only the code
 changes: the markdown is written back by jupytext, which keeps it as it was.
 """
@@ -22,14 +22,18 @@ CONFIG = ROOT / "notebooks" / "ruff.toml"
 def format_cell(source: str) -> str:
     if any(line.lstrip().startswith(("%", "!")) for line in source.splitlines()):
         return source
-    done = subprocess.run(
-        ["ruff", "format", "--config", str(CONFIG), "--stdin-filename", "cell.py", "-"],
-        input=source,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return done.stdout.rstrip("\n")
+    for command in (
+        ["check", "--select", "I", "--fix", "--exit-zero", "--quiet"],  # sort imports
+        ["format"],
+    ):
+        source = subprocess.run(
+            ["ruff", *command, "--config", str(CONFIG), "--stdin-filename", "cell.py", "-"],
+            input=source,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    return source.rstrip("\n")
 
 
 def main(paths: list[str]) -> int:
