@@ -258,7 +258,9 @@ def claims_markdown() -> str:
         if row["evidence"] == "learned":
             seeds = f"{found['held']}/{found['seeds']}"
             if found["mean"] is not None:
-                spread = f"{_number(found['mean'], fmt)} ± {_number(found['se'], fmt)}"
+                summary_fmt = ".1f" if fmt == "d" else fmt  # the mean of counts is not a count
+                mean, se = _number(found["mean"], summary_fmt), _number(found["se"], summary_fmt)
+                spread = f"{mean} ± {se}"
         badge = BADGES.get(found["verdict"], found["verdict"])
         rows.append(
             f"| {{doc}}`{section_label(row['notebook'])} </{row['notebook']}>` "
