@@ -2,9 +2,10 @@
 
 Usage: python tools/format_code.py [notebooks/.../NN-slug.md ...]   (default: every notebook)
 
-Each code cell has its imports sorted and is passed through `ruff format` with the settings of notebooks/ruff.toml
-(84 columns, what fits a page); cells with IPython magics are left alone. Only the code
-changes: the markdown is written back by jupytext, which keeps it as it was.
+Each code cell has its imports sorted and is passed through `ruff format`, with the
+settings of notebooks/ruff.toml (84 columns, what fits a page); cells with IPython magics
+are left alone. Only the code changes: the markdown is written back by jupytext, which
+keeps it as it was.
 """
 
 from __future__ import annotations
