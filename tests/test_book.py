@@ -210,3 +210,32 @@ def test_robustness_file_is_fresh():
             f"book/robustness.json is stale for {notebook}: run `make robustness`"
         )
         assert len(entry["seeds"]) == PAGES.NUM_SEEDS, f"{notebook}: not every seed was run"
+
+
+# The seven sections of the source chapter and the primer: each teaches with at least three
+# exercises (over its pages, real-data pages included), whose solutions run in the notebook
+# (so nbval tests them) and assert.
+SECTIONS = {
+    "primer": "notebooks/00-foundations/01-mha-from-scratch",
+    **{f"1.{n}": f"notebooks/01-applications/0{n}" for n in range(1, 8)},
+}
+
+
+@pytest.mark.parametrize("section", SECTIONS)
+def test_each_section_has_three_exercises_with_asserting_solutions(section):
+    prefix = SECTIONS[section]
+    pages_of_section = [
+        path for path in SOURCES if path.relative_to(ROOT).as_posix().startswith(prefix)
+    ]
+    exercises, solutions = 0, 0
+    for path in pages_of_section:
+        text = path.read_text()
+        exercises += len(re.findall(r"^```\{exercise\}", text, re.M))
+        for body in re.findall(r"^```\{solution-start\}.*?^```\{solution-end\}", text, re.M | re.S):
+            cells = re.findall(r"^```\{code-cell\}.*?^```$", body, re.M | re.S)
+            assert any("assert " in cell for cell in cells), (
+                f"{path.name}: a solution has no code cell that asserts its answer"
+            )
+            solutions += 1
+    assert exercises >= 3, f"section {section} has {exercises} exercises, not 3"
+    assert solutions == exercises, f"section {section}: one solution per exercise"
