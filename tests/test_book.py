@@ -239,3 +239,18 @@ def test_each_section_has_three_exercises_with_asserting_solutions(section):
             solutions += 1
     assert exercises >= 3, f"section {section} has {exercises} exercises, not 3"
     assert solutions == exercises, f"section {section}: one solution per exercise"
+
+
+def test_bibliography_parses_and_has_every_cited_key():
+    database = pytest.importorskip("pybtex.database")
+    entries = database.parse_file(ROOT / "book" / "references.bib").entries  # raises on a bad entry
+    pages_text = [p.read_text() for p in (*SOURCES, *(ROOT / "book").glob("*.md"))]
+    cited = {
+        key.strip()
+        for text in pages_text
+        for keys in re.findall(r"\{cite(?::\w+)?\}`([^`]+)`", text)
+        for key in keys.split(",")
+    }
+    assert cited, "no citation found: the pattern is out of date"
+    missing = cited - set(entries)
+    assert not missing, f"cited but not in book/references.bib: {sorted(missing)}"
