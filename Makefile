@@ -77,7 +77,7 @@ nbval-native: $(INSTALLED)
 nbval-foreign: $(INSTALLED)
 	$(FOREIGN) $(BIN)/python $(NBVAL) notebooks
 
-# Not part of `make test` (about 15 minutes on 2 cores); `make test` fails when it is stale.
+# Not part of `make test` (about 45 minutes on 2 cores); `make test` fails when it is stale.
 robustness: $(INSTALLED)
 	time $(BIN)/python tools/robustness.py
 	$(MAKE) execute
