@@ -248,6 +248,15 @@ class SoftMatching(keras.layers.Layer):
             return assignment, head_logits
         return assignment
 
+    def compute_output_spec(self, set_a, set_b, return_head_logits: bool = False):
+        # Given, not traced: on JAX, tracing Sinkhorn with sets of unknown size fails.
+        batch, num_a, num_b = set_a.shape[0], set_a.shape[1], set_b.shape[1]
+        assignment = keras.KerasTensor((batch, num_a, num_b), dtype=self.compute_dtype)
+        if return_head_logits:
+            logits_shape = (batch, self.num_heads, num_a, num_b)
+            return assignment, keras.KerasTensor(logits_shape, dtype=self.compute_dtype)
+        return assignment
+
     def get_config(self) -> dict:
         config = super().get_config()
         config.update(
