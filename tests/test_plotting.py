@@ -170,5 +170,176 @@ def test_models_without_a_graph_are_refused_with_a_clear_error():
         plot_model_blocks(keras.Sequential([keras.layers.Dense(2)]))
     subclassed = _Subclassed()
     subclassed(np.zeros((1, 3), "float32"))
-    with pytest.raises(ValueError, match="functional or Sequential"):
+    with pytest.raises(ValueError, match="subclassed model .* give `inputs`"):
         plot_model_blocks(subclassed)
+    with pytest.raises(ValueError, match="graph of its own: leave `inputs` out"):
+        plot_model_blocks(_lookup_model(1, 6), np.zeros((1, 1, 6)))
+
+
+class _Residual(keras.layers.Layer):
+    """A layer of our own holding an attention layer."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.attention = keras.layers.MultiHeadAttention(2, 4)
+
+    def call(self, h):
+        return h + self.attention(h, h)
+
+
+class _Tagger(keras.Model):
+    """Embedding, three residual attention layers, a masked sum, a Sequential head."""
+
+    def __init__(self):
+        super().__init__()
+        self.embedding = keras.layers.Embedding(10, 8, name="embedding")
+        self.blocks = [_Residual(name=f"block_{i}") for i in range(3)]
+        self.head = keras.Sequential(
+            [keras.layers.Dense(4), keras.layers.Dense(1)], name="head"
+        )
+
+    def call(self, inputs):
+        tokens, flags = inputs
+        h = self.embedding(tokens)
+        for block in self.blocks:
+            h = block(h)
+        at_flag = keras.ops.cast(keras.ops.equal(flags, 1), h.dtype)[..., None]
+        return self.head(keras.ops.sum(h * at_flag, axis=1))
+
+
+def test_subclassed_model_is_traced_through_its_call():
+    model = _Tagger()
+    data = [np.zeros((2, 5), "int32"), np.zeros((2, 5), "int32")]
+    model(data)
+    tokens = keras.Input((5,), dtype="int32", name="tokens")
+    flags = keras.Input((5,), dtype="int32", name="flags")
+    boxes, arrows, texts = _diagram(plot_model_blocks(model, [tokens, flags]))
+    # Three blocks of one class feeding one another fold into one box; raw
+    # operations in a row fold into one dashed box.
+    assert list(boxes) == [
+        "tokens", "flags", "embedding", "block_0", "equal", "multiply", "head"
+    ]
+    assert {"tokens->embedding", "embedding->block_0", "flags->equal",
+            "block_0->multiply", "equal->multiply", "multiply->head"} == set(arrows)
+    by_name = dict(zip(boxes, texts, strict=False))
+    assert by_name["block_0"].splitlines() == [
+        "block_0 … block_2", "_Residual × 3", "(None, 5, 8)",
+        "inside: MultiHeadAttention", "2 heads × 4",
+        f"{3 * model.blocks[0].count_params():,} parameters in all",
+    ]
+    assert by_name["equal"] == "equal → cast → get_item"
+    assert by_name["multiply"] == "multiply → sum"
+    assert "Dense → Dense" in by_name["head"].splitlines()
+    assert boxes["equal"].get_linestyle() == "--"
+    assert boxes["block_0"].get_facecolor()[:3] == pytest.approx(
+        matplotlib.colors.to_rgb(BLOCK_COLOURS["attention"])
+    )
+    # A batch of data does as well as Inputs: only shapes and dtypes are read.
+    boxes, _, texts = _diagram(plot_model_blocks(model, data))
+    assert list(boxes)[:2] == ["input_0", "input_1"]
+    assert texts[0] == "input_0\nInput\n(None, 5)"
+    plt.close("all")
+
+
+def test_two_layers_of_one_class_stay_two_boxes():
+    inputs = keras.Input((3,), name="x")
+    hidden = keras.layers.Dense(4, name="h1")(inputs)
+    model = keras.Model(inputs, keras.layers.Dense(2, name="h2")(hidden))
+    boxes, arrows, _ = _diagram(plot_model_blocks(model))
+    assert list(boxes) == ["x", "h1", "h2"] and set(arrows) == {"x->h1", "h1->h2"}
+    plt.close("all")
+
+
+def test_in_ipython_the_book_style_records_each_figures_smallest_text():
+    import base64
+    import io
+
+    from IPython.core.interactiveshell import InteractiveShell
+    from PIL import Image
+
+    from mhlib.plotting import DPI_KEY, SMALLEST_TEXT_KEY
+
+    shell = InteractiveShell.instance()
+    try:
+        use_book_style()
+        fig, ax = plt.subplots(figsize=(2, 1))
+        ax.set_title("a title", fontsize=14)
+        ax.set_xlabel("a label", fontsize=12)
+        png = shell.display_formatter.formatters["image/png"](fig)
+        info = Image.open(io.BytesIO(base64.b64decode(png))).info
+        # The tick labels, at the style's 10 pt, are the smallest text drawn.
+        assert info[SMALLEST_TEXT_KEY] == "10" and info[DPI_KEY] == "200"
+        ax.set_xticks([]), ax.set_yticks([])
+        png = shell.display_formatter.formatters["image/png"](fig)
+        info = Image.open(io.BytesIO(base64.b64decode(png))).info
+        assert info[SMALLEST_TEXT_KEY] == "12"
+        plt.close(fig)
+    finally:
+        InteractiveShell.clear_instance()
+
+
+def test_the_site_shows_each_figure_at_its_true_size(tmp_path):
+    import base64
+    import importlib.util
+    import types
+    from pathlib import Path
+
+    from docutils import nodes
+
+    from mhlib.plotting import DPI_KEY, figure_png
+
+    path = Path(__file__).resolve().parents[1] / "book" / "_ext" / "figure_size.py"
+    spec = importlib.util.spec_from_file_location("figure_size", path)
+    figure_size = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(figure_size)
+    assert figure_size.DPI_KEY == DPI_KEY  # the build does not import mhlib
+
+    fig, ax = plt.subplots(figsize=(3, 2), dpi=200)
+    ax.plot([0, 1])
+    (tmp_path / "figure.png").write_bytes(base64.b64decode(figure_png(fig)))
+    plt.close(fig)
+    fig, _ = plt.subplots(figsize=(3, 2), dpi=200)
+    fig.savefig(tmp_path / "plain.png")  # no recorded dpi: left alone
+    plt.close(fig)
+    doctree = nodes.document(None, None)
+    drawn, plain, sized = (
+        nodes.image(uri="figure.png"),
+        nodes.image(uri="plain.png"),
+        nodes.image(uri="figure.png", width="50%"),
+    )
+    doctree += [drawn, plain, sized]
+    figure_size._true_size(types.SimpleNamespace(srcdir=str(tmp_path)), doctree, "page")
+    from PIL import Image
+
+    with Image.open(tmp_path / "figure.png") as png:  # about 3 in at 200 dpi
+        assert drawn["width"] == f"{png.width / 200 * 96:.0f}px"
+    assert "width" not in plain and sized["width"] == "50%"
+
+
+class _Looped(keras.Model):
+    """Two Dense layers with an unrolled loop of keras.ops calls between them."""
+
+    def __init__(self):
+        super().__init__()
+        self.first = keras.layers.Dense(3, name="first")
+        self.last = keras.layers.Dense(2, name="last")
+
+    def call(self, x):
+        h = self.first(x)
+        for _ in range(5):
+            h = keras.ops.exp(h) - keras.ops.logsumexp(h, axis=-1, keepdims=True)
+        return self.last(h)
+
+
+def test_an_unrolled_loop_of_operations_is_one_box_that_counts_them():
+    model = _Looped()
+    model(np.zeros((1, 4), "float32"))
+    boxes, arrows, texts = _diagram(plot_model_blocks(model, np.zeros((1, 4))))
+    assert len(boxes) == 4 and list(boxes)[1] == "first" and list(boxes)[3] == "last"
+    folded = list(boxes)[2]
+    assert set(arrows) == {"input_0->first", f"first->{folded}", f"{folded}->last"}
+    assert texts[2].splitlines() == [
+        "15 keras.ops calls", "exp ×5, logsumexp ×5, subtract ×5"
+    ]
+    assert boxes[folded].get_linestyle() == "--"
+    plt.close("all")
