@@ -4,7 +4,8 @@ Run after `make site` (`make browser` does both); needs /usr/bin/chromium (Debia
 `chromium` package). Every page under _build/html is served from 127.0.0.1, with every
 request that leaves 127.0.0.1 blocked (the site must work offline), and checked for console
 errors, typeset math with no TeX left in the text, Chinese text marked as such, loaded
-images, a favicon, working internal links and, on notebook pages, a Colab link to the page's
+images (figures with alt text, numbered captions, 1.5 image pixels per CSS pixel and their
+smallest text seen at 10 pt or more), a favicon, working internal links and, on notebook pages, a Colab link to the page's
 own .ipynb. Each page is also opened at phone width (390 px), where the menu button must
 open the table of contents and the "on this page" button the page's own contents. The home
 page and the chapter openers must link every section. On every page with exercises, each
@@ -220,8 +221,34 @@ FIGURES = """
     natural: i.naturalWidth,
     shown: i.getBoundingClientRect().width,
     numbered: !!i.closest('figure')?.querySelector('.caption-number'),
+    output: !!i.closest('.cell_output'),
   }))
 """
+
+
+MIN_TEXT_PT = 10
+"""The smallest text of a figure, as seen on a 1366 px page, in CSS points."""
+
+
+def _smallest_text_seen(png: Path, figure: dict) -> float:
+    """The size (CSS points) at which a notebook figure's smallest text is seen.
+
+    The figure records, in its PNG, the size of its smallest text in figure points and
+    the pixels per figure inch it was drawn at (`mhlib.plotting.figure_png`): that text
+    is points × dpi / 72 pixels high in the PNG, shown at shown / natural of that in CSS
+    pixels, and a CSS pixel is 0.75 CSS points.
+    """
+    from PIL import Image
+
+    from mhlib.plotting import DPI_KEY, SMALLEST_TEXT_KEY
+
+    with Image.open(png) as image:
+        info = image.info
+    assert SMALLEST_TEXT_KEY in info and DPI_KEY in info, (
+        f"{png.name} records no text size: not drawn through mhlib.plotting.figure_png"
+    )
+    pixels = float(info[SMALLEST_TEXT_KEY]) * float(info[DPI_KEY]) / 72
+    return pixels * figure["shown"] / figure["natural"] * 0.75
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -261,6 +288,12 @@ def test_page(page, base_url, tab):
         )
         if page.startswith("notebooks/"):
             assert figure["numbered"], f"{page}: {name} has no numbered caption"
+        if figure["output"]:
+            seen = _smallest_text_seen(_site_file(figure["src"], base_url), figure)
+            assert seen >= MIN_TEXT_PT, (
+                f"{page}: {name}'s smallest text is seen at {seen:.1f} pt at {DESKTOP['width']}"
+                f" px (shown {figure['shown']:.0f} px wide); at least {MIN_TEXT_PT} pt needed"
+            )
 
     icons = view.evaluate("[...document.querySelectorAll('link[rel~=icon]')].map(l => l.href)")
     assert icons, f"{page} has no favicon"
