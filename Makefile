@@ -21,7 +21,7 @@ NBVAL := -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=600 -p n
 FOREIGN := TF_ENABLE_ONEDNN_OPTS=0 TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1 OMP_NUM_THREADS=1
 
 .PHONY: help install execute book test lint unit notebooks site browser bench serve clean \
-	robustness test-oldest test-jax nbval-native nbval-foreign
+	robustness test-oldest test-jax jax-install nbval-native nbval-foreign
 
 help:
 	@echo "make book   install if needed, execute changed notebooks, build _build/html"
@@ -98,12 +98,22 @@ serve: $(INSTALLED)
 	$(BIN)/python -m http.server --bind 127.0.0.1 --directory _build/html 8000
 
 # The JAX backend: the unit tests, then every notebook with its asserts (outputs are not
-# compared: they are TensorFlow's); wall times and claims go to the status page.
-test-jax: $(INSTALLED)
+# compared: they are TensorFlow's); wall times and claims go to the status page, unless
+# JAX_RECORD=0 (CI, which runs this beside `make test`). `jax-install` comes first: pip
+# must not change the venv while other tests import from it.
+JAX_RECORD ?= 1
+JAX_INSTALLED := $(VENV)/.installed-jax
+
+$(JAX_INSTALLED): $(INSTALLED)
 	$(BIN)/python -m pip install --quiet -e '.[jax]'
+	touch $@
+
+jax-install: $(JAX_INSTALLED)
+
+test-jax: $(JAX_INSTALLED)
 	KERAS_BACKEND=jax $(BIN)/python -m pytest -q tests --ignore=tests/site
 	KERAS_BACKEND=jax $(BIN)/python -m pytest -q --doctest-modules mhlib
-	time $(BIN)/python tools/backend.py --backend jax
+	time $(BIN)/python tools/backend.py --backend jax $(if $(filter 0,$(JAX_RECORD)),--no-record)
 
 # The lowest versions pyproject.toml allows, in their own venv: mhlib's unit tests.
 OLDEST := .venv-oldest
