@@ -37,9 +37,8 @@ def test_bad_seed_is_rejected(seed):
         setup(seed=seed)
 
 
+@pytest.mark.tensorflow_only
 def test_full_precision_matmuls_on_tensorflow():
-    if keras.backend.backend() != "tensorflow":
-        pytest.skip("TensorFlow backend only")
     import tensorflow as tf
 
     setup(seed=0)
