@@ -5,10 +5,11 @@ Run after `make site` (`make browser` does both); needs /usr/bin/chromium (Debia
 request that leaves 127.0.0.1 blocked (the site must work offline), and checked for console
 errors, typeset math with no TeX left in the text, Chinese text marked as such, loaded
 images (figures with alt text, numbered captions, 1.5 image pixels per CSS pixel and their
-smallest text seen at 10 pt or more), a favicon, working internal links and, on notebook pages, a Colab link to the page's
-own .ipynb. Each page is also opened at phone width (390 px), where the menu button must
-open the table of contents and the "on this page" button the page's own contents. The home
-page and the chapter openers must link every section. On every page with exercises, each
+smallest text seen at 10 pt or more), a favicon, working internal links and, on notebook
+pages, a Colab link to the page's own .ipynb. Each page is also opened at phone width
+(390 px), where the menu button must open the table of contents and the "on this page"
+button the page's own contents. The home page and the chapter openers must link every
+section. On every page with exercises, each
 exercise shows and has a solution that stays hidden until its title is clicked.
 Screenshots go to _build/screenshots/.
 """
