@@ -4,9 +4,13 @@ Usage: python tools/backend.py [--backend jax] [--no-record] [notebooks/.../NN-s
 
 Each notebook's source runs in a fresh kernel with `KERAS_BACKEND` set (papermill, seed 0),
 with every assert in force; nothing is compared with the stored outputs, which are
-TensorFlow's: the numbers differ between backends, the claims must not. The wall time,
-the device and how many claims came out as the book expects go to `book/runs.json` under
-the backend's name, and the status page is regenerated. Exits 1 if any notebook failed.
+TensorFlow's: the numbers differ between backends, the claims must not. A claim of any
+kind but "learned" must come out as the book expects; a learned claim that misses is
+reported, because one run on another backend is one fresh draw of a claim that the book
+decides over ten seeds (see `outcomes`). The wall time, the device, how many claims came
+out as the book expects and which learned ones missed go to `book/runs.json` under the
+backend's name (unless --no-record), and the status page is regenerated. Exits 1 if a
+notebook stopped with an error or missed a claim that is not learned.
 """
 
 from __future__ import annotations
@@ -19,17 +23,33 @@ from pathlib import Path
 import pages
 from robustness import run_papermill
 
+RECORD_FAILURES = pages.CLAIMS.RECORD_FAILURES
+
 ROOT = pages.ROOT
 
 
-def claims_as_expected(values: dict[str, object]) -> tuple[int, int]:
-    """(claims whose outcome matches their `expect`, claims decided) in one executed run."""
+def outcomes(values: dict[str, object]) -> tuple[int, int, list[str], list[str]]:
+    """What one executed run decided: (claims whose outcome matches their `expect`, claims
+    decided, learned claims that missed, other claims that missed).
+
+    A learned claim is decided over ten seeds (`make robustness`); one run on another
+    backend is one more draw of it, with another random stream, so a claim that holds in
+    nine seeds of ten misses in about one run of ten, and such a miss is reported, not
+    failed. Every other claim (a construction, a measurement, an identity) is
+    deterministic up to float round-off and must come out as on TensorFlow.
+    """
+    evidence = {row["key"]: row["evidence"] for row in pages.claims()}
+    matched, learned_missed, other_missed = 0, [], []
     records = pages.claim_records(values)
-    matched = 0
     for key, record in records.items():
         held = pages.holds(values.get(key), record)
-        matched += record["expect"] == "fragile" or held == (record["expect"] == "holds")
-    return matched, len(records)
+        if record["expect"] == "fragile" or held == (record["expect"] == "holds"):
+            matched += 1
+        elif evidence.get(key) == "learned":
+            learned_missed.append(f"{key} {values.get(key)}")
+        else:
+            other_missed.append(f"{key} {values.get(key)}")
+    return matched, len(records), learned_missed, other_missed
 
 
 def main(argv: list[str]) -> int:
@@ -47,7 +67,9 @@ def main(argv: list[str]) -> int:
     notebooks = [
         source.resolve().relative_to(ROOT).with_suffix("").as_posix() for source in args.sources
     ] or [p.relative_to(ROOT).with_suffix("").as_posix() for p in pages.book_notebooks()]
-    env = {"KERAS_BACKEND": args.backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    # A missed claim is recorded, not raised, so that one learned claim's draw does not
+    # hide the claims after it; `outcomes` decides what fails.
+    env = {"KERAS_BACKEND": args.backend, "TF_CPP_MIN_LOG_LEVEL": "3", RECORD_FAILURES: "1"}
     try:
         backend_version = version(args.backend)
     except PackageNotFoundError:
@@ -55,10 +77,14 @@ def main(argv: list[str]) -> int:
     failed = []
     for notebook in notebooks:
         result, wall = run_papermill(notebook, 0, env)
-        matched, decided = claims_as_expected(result["values"])
+        matched, decided, learned_missed, other_missed = outcomes(result["values"])
         status = "ok" if result["error"] is None else f"error: {result['error']}"
         print(f"{notebook} on {args.backend}: {wall:.1f} s, claims {matched}/{decided}, {status}")
-        if result["error"] or matched < decided:
+        if learned_missed:
+            print(f"  learned claims that missed in this one draw: {', '.join(learned_missed)}")
+        if other_missed:
+            print(f"  FAILED, not learned: {', '.join(other_missed)}")
+        if result["error"] or other_missed:
             failed.append(notebook)
         if args.no_record:
             continue
@@ -69,6 +95,7 @@ def main(argv: list[str]) -> int:
                 "execution_wall_s": round(wall, 1),
                 "device": result["device"],
                 "claims": f"{matched}/{decided}" if result["error"] is None else "error",
+                "learned_missed": learned_missed,
                 "versions": {"keras": version("keras"), args.backend: backend_version},
             },
         )
