@@ -56,6 +56,9 @@ def use_book_style() -> None:
         return
     shell = get_ipython()
     if shell is not None and hasattr(shell, "display_formatter"):
+        # Let the inline backend set itself up first: it installs its own PNG
+        # formatter when the first figure is made, which would replace this one.
+        plt.close(plt.figure())
         formatter = shell.display_formatter.formatters["image/png"]
         formatter.for_type(plt.Figure, figure_png)
 
@@ -198,6 +201,9 @@ def plot_attention_heads(
 BLOCK_COLOURS = {"input": "#E8E8E8", "attention": "#CFE3F2", "other": "#FFFFFF", "op": "#FFFFFF"}
 """Fill colours of the diagram's boxes: model inputs, attention layers, other layers and
 raw operations (`keras.ops` calls between layers, drawn with a dashed edge)."""
+
+GAP = 0.3
+"""Inches between two boxes of a row."""
 
 MAX_OPS = 6
 """A connected group of more raw operations than this (an unrolled loop of `keras.ops`
@@ -469,7 +475,7 @@ def _tensors(value) -> list:
 
 
 def _layout(
-    blocks: list[_Block], pitch: float
+    blocks: list[_Block], widths: dict[str, float]
 ) -> tuple[dict, dict, dict, tuple[float, float]]:
     """Box centres and heights (inches) in rows by depth, the bends of long arrows, and
     the diagram's width and height.
@@ -498,7 +504,9 @@ def _layout(
                 slots.append(slot)
             feeds[block.name] = [previous if p == parent else p for p in feeds[block.name]]
             bends[(parent, block.name)] = slots
-    slot_width = {name: pitch if name in height else pitch / 3 for row in rows for name in row}
+    slot_width = {  # a box and the gap beside it; a bend is a narrow slot
+        name: widths[name] + GAP if name in height else 0.6 for row in rows for name in row
+    }
     x: dict[str, float] = {}
     top, centre = 0.0, {}
     for row in rows:
@@ -524,7 +532,7 @@ def plot_model_blocks(
     *,
     ax: plt.Axes | None = None,
     title: str | None = None,
-    box_width: float = 1.9,
+    box_width: float = 1.5,
 ) -> plt.Figure:
     """Draws the layer graph of a Keras model: one labelled box per layer, arrows between.
 
@@ -551,7 +559,7 @@ def plot_model_blocks(
             The diagram is drawn in inches of data units, so a given axes should
             be about `box_width + 0.3` inches wide per box of the widest row.
         title: a title over the diagram.
-        box_width: the least width of one box, in inches; boxes widen to fit
+        box_width: the least width of a box, in inches; each box widens to fit
             their longest line.
 
     Returns:
@@ -578,15 +586,16 @@ def plot_model_blocks(
     if not model.built:
         raise ValueError("`model` must be built (call it once, or give it an Input) to be drawn")
     blocks = _blocks(model, inputs)
-    longest = max(len(line) for b in blocks for line in b.text.splitlines())
-    box_width = max(box_width, 0.075 * longest + 0.25)  # about 0.075 in a character
-    pitch = box_width + 0.3
-    centre, height, bends, (width, depth) = _layout(blocks, pitch)
+    widths = {  # about 0.075 in a character of 10 pt
+        b.name: max(box_width, 0.075 * max(map(len, b.text.splitlines())) + 0.25)
+        for b in blocks
+    }
+    centre, height, bends, (width, depth) = _layout(blocks, widths)
     children = {b.name: [c.name for c in blocks if b.name in dict(c.parents)] for b in blocks}
 
     def spread(count: int, index: int) -> float:
         """Horizontal offset of the `index`-th of `count` arrow ends on one edge of a box."""
-        return (index - (count - 1) / 2) * min(0.3, box_width / (count + 1))
+        return (index - (count - 1) / 2) * min(0.3, 1.5 / (count + 1))
 
     with mpl.rc_context(STYLE | {"axes.grid": False}):
         if ax is None:
@@ -597,8 +606,8 @@ def plot_model_blocks(
             x, y = centre[block.name]
             ax.add_patch(
                 FancyBboxPatch(
-                    (x - box_width / 2, y - height[block.name] / 2),
-                    box_width,
+                    (x - widths[block.name] / 2, y - height[block.name] / 2),
+                    widths[block.name],
                     height[block.name],
                     boxstyle="round,pad=0,rounding_size=0.08",
                     facecolor=BLOCK_COLOURS[block.kind],
