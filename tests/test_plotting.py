@@ -281,6 +281,7 @@ def test_in_ipython_the_book_style_records_each_figures_smallest_text():
 def test_the_site_shows_each_figure_at_its_true_size(tmp_path):
     import base64
     import importlib.util
+    import math
     import types
     from pathlib import Path
 
@@ -312,7 +313,7 @@ def test_the_site_shows_each_figure_at_its_true_size(tmp_path):
     from PIL import Image
 
     with Image.open(tmp_path / "figure.png") as png:  # about 3 in at 200 dpi
-        assert drawn["width"] == f"{png.width / 200 * 96:.0f}px"
+        assert drawn["width"] == f"{math.ceil(png.width / 200 * 96)}px"
     assert "width" not in plain and sized["width"] == "50%"
 
 

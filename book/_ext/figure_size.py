@@ -13,6 +13,7 @@ Images with a width or scale of their own keep it.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from docutils import nodes
@@ -34,7 +35,8 @@ def _true_size(app, doctree, docname) -> None:
         with Image.open(path) as png:
             dpi, width = png.info.get(DPI_KEY), png.width
         if dpi:
-            image["width"] = f"{width / float(dpi) * CSS_PIXELS_PER_INCH:.0f}px"
+            # Whole pixels, rounded up: text never comes out below its size.
+            image["width"] = f"{math.ceil(width / float(dpi) * CSS_PIXELS_PER_INCH)}px"
 
 
 def setup(app):
