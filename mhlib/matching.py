@@ -15,6 +15,8 @@ _SET_AXES = ("batch", "elements", "features")
 
 def _all_finite(x) -> bool | None:
     """Whether every entry of `x` is finite; None when `x` is symbolic (traced in a graph)."""
+    if isinstance(x, keras.KerasTensor):  # a functional model or a diagram's trace
+        return None
     try:
         return bool(ops.all(ops.isfinite(x)))
     except TypeError:
@@ -106,7 +108,8 @@ def sinkhorn(logits, temperature: float = 1.0, num_iters: int = 50):
     u = ops.zeros_like(scaled[..., :, :1])  # (..., N, 1) row log-potentials
     v = ops.zeros_like(scaled[..., :1, :])  # (..., 1, M) column log-potentials
     for _ in range(num_iters):
-        v = log_col_mass - ops.logsumexp(scaled + u, axis=-2, keepdims=True)
+        # ops.subtract, not `-`: a JAX array minus a KerasTensor fails in a trace.
+        v = ops.subtract(log_col_mass, ops.logsumexp(scaled + u, axis=-2, keepdims=True))
         u = -ops.logsumexp(scaled + v, axis=-1, keepdims=True)
     return ops.exp(scaled + u + v)
 

@@ -302,3 +302,10 @@ def test_per_head_mode_rejects_non_finite_sets():
     a[0, 1, 2] = np.nan
     with pytest.raises(ValueError, match="`logits` must be finite"):
         SoftMatching(num_heads=2, key_dim=2, combine="per_head")(a, b)
+
+
+def test_symbolic_logits_are_traced_on_every_backend():
+    # A functional model, or plot_model_blocks tracing a model, calls sinkhorn on
+    # KerasTensors; on JAX, bool() of one raises ValueError, not TypeError.
+    logits = keras.Input((3, 4))
+    assert tuple(sinkhorn(logits, 0.5, 3).shape) == (None, 3, 4)
