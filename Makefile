@@ -110,9 +110,14 @@ $(JAX_INSTALLED): $(INSTALLED)
 
 jax-install: $(JAX_INSTALLED)
 
+# The unit tests compile many small functions once each: XLA's slow optimisations would
+# cost more than they save there (half the CPU time, measured), but not in the notebooks,
+# which train.
+JAX_UNIT := KERAS_BACKEND=jax JAX_DISABLE_MOST_OPTIMIZATIONS=1
+
 test-jax: $(JAX_INSTALLED)
-	KERAS_BACKEND=jax $(BIN)/python -m pytest -q tests --ignore=tests/site
-	KERAS_BACKEND=jax $(BIN)/python -m pytest -q --doctest-modules mhlib
+	$(JAX_UNIT) $(BIN)/python -m pytest -q tests --ignore=tests/site
+	$(JAX_UNIT) $(BIN)/python -m pytest -q --doctest-modules mhlib
 	time $(BIN)/python tools/backend.py --backend jax $(if $(filter 0,$(JAX_RECORD)),--no-record)
 
 # The lowest versions pyproject.toml allows, in their own venv: mhlib's unit tests.

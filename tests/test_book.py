@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -153,6 +154,10 @@ def test_claim_is_decided_in_its_notebook_as_the_ledger_expects(row):
         f"{row['key']}: the notebook expects {records[row['key']]['expect']!r}, "
         f"book/claims.yml {row['expected']!r}"
     )
+    assert records[row["key"]].get("learned", False) == (row["evidence"] == "learned"), (
+        f"{row['key']}: pass learned=True to mhlib.claim exactly when book/claims.yml's "
+        f"evidence is 'learned' (it is {row['evidence']!r})"
+    )
     found = PAGES.evaluate(row)
     assert found["verdict"] == row["expected"], (
         f"{row['key']} ({row['evidence']}): the book finds {found['verdict']!r}"
@@ -210,6 +215,34 @@ def test_robustness_file_is_fresh():
             f"book/robustness.json is stale for {notebook}: run `make robustness`"
         )
         assert len(entry["seeds"]) == PAGES.NUM_SEEDS, f"{notebook}: not every seed was run"
+
+
+def test_ten_seeds_on_another_backend_are_judged_by_the_same_rule(tmp_path, monkeypatch):
+    row = next(r for r in PAGES.claims() if r["evidence"] == "learned")
+    record = PAGES.claim_records(PAGES.glued_values(ROOT / f"{row['notebook']}.ipynb"))[row["key"]]
+    met, missed = record["target"], None  # None: a seed that never glued the number
+    if record["op"] in ("<", ">"):
+        met += 1 if record["op"] == ">" else -1
+    values = [met] * 4 + [missed] * 6  # 4 of 10: fails there
+    there = tmp_path / "robustness-jax.json"
+    there.write_text(json.dumps({row["notebook"]: {"inputs_sha256": "old", "seeds": {
+        str(seed): {"values": {row["key"]: v} if v is not None else {}, "error": None}
+        for seed, v in enumerate(values)}}}))
+    tensorflow = PAGES.robustness_path()
+
+    def path(backend="tensorflow"):
+        return there if backend == "jax" else tensorflow
+
+    monkeypatch.setattr(PAGES, "robustness_path", path)
+    [found] = [f for f in PAGES.backend_verdicts("jax") if f["key"] == row["key"]]
+    assert (found["held"], found["seeds"], found["verdict"], found["current"]) == (
+        4, 10, "fails", False
+    )
+    lines = PAGES._backend_seed_section("jax")
+    [line] = [line for line in lines if f"`{row['key']}` |" in line]
+    agree = "yes" if found["tensorflow"]["verdict"] == "fails" else "**no**"
+    assert line.endswith(f"| 4/10 (fails) | {agree} |")
+    assert any("changed after their JAX runs" in line for line in lines)
 
 
 # The seven sections of the source chapter and the primer: each teaches with at least three

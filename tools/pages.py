@@ -147,6 +147,75 @@ def _jax_claims(run: dict) -> str:
     return f"{run.get('claims', '–')}{note}"
 
 
+def backend_verdicts(backend: str = "jax") -> list[dict]:
+    """Each learned claim of a notebook run over ten seeds on `backend`: its verdict there
+    and on TensorFlow, judged by the same rule (the op and target from the stored notebook).
+    """
+    from inputs import inputs_hash  # tools/inputs.py; only this page needs it
+
+    runs_there = robustness(backend)
+    found = []
+    for row in claims():
+        notebook, key = row["notebook"], row["key"]
+        if row["evidence"] != "learned" or notebook not in runs_there:
+            continue
+        record = claim_records(glued_values(ROOT / f"{notebook}.ipynb"))[key]
+        seeds = runs_there[notebook]["seeds"]
+        per_seed = [seeds[s]["values"].get(key) for s in sorted(seeds, key=int)]
+        held = sum(holds(v, record) for v in per_seed)
+        complete = len(per_seed) == NUM_SEEDS
+        found.append(
+            {
+                "notebook": notebook,
+                "key": key,
+                "held": held,
+                "seeds": len(per_seed),
+                "verdict": seed_verdict(held) if complete else "incomplete",
+                "tensorflow": evaluate(row),
+                "current": runs_there[notebook]["inputs_sha256"]
+                == inputs_hash(ROOT / f"{notebook}.md"),
+            }
+        )
+    return found
+
+
+def _backend_seed_section(backend: str = "jax") -> list[str]:
+    """The status page's comparison of ten-seed verdicts on `backend` and on TensorFlow."""
+    found = backend_verdicts(backend)
+    if not found:
+        return []
+    same = sum(f["verdict"] == f["tensorflow"]["verdict"] for f in found)
+    stale = sorted({section_label(f["notebook"]) for f in found if not f["current"]})
+    lines = [
+        "",
+        f"## Learned claims over ten seeds on {backend.upper()}",
+        "",
+        f"`tools/robustness.py --backend {backend}` ran these notebooks for seeds 0 to 9 on",
+        f"{backend.upper()}, as `make robustness` does on TensorFlow, and each learned claim",
+        "gets a verdict there by the same rule (holds in at least 9 seeds, fragile in 5 to 8,",
+        f"fails below). **{same} of {len(found)}** come out as on TensorFlow.",
+    ]
+    if stale:
+        lines.append(
+            f"Sections {', '.join(stale)} changed after their {backend.upper()} runs; those "
+            "rows describe the earlier version."
+        )
+    lines += [
+        "",
+        f"| section | claim | TensorFlow seeds held | {backend.upper()} seeds held | agree |",
+        "|---|---|---|---|---|",
+    ]
+    for f in found:
+        tf = f["tensorflow"]
+        agree = "yes" if f["verdict"] == tf["verdict"] else "**no**"
+        lines.append(
+            f"| {{doc}}`{section_label(f['notebook'])} </{f['notebook']}>` | `{f['key']}` "
+            f"| {tf['held']}/{tf['seeds']} ({tf['verdict']}) "
+            f"| {f['held']}/{f['seeds']} ({f['verdict']}) | {agree} |"
+        )
+    return lines
+
+
 def status_markdown() -> str:
     """The status page: what the last execution of each notebook on each backend recorded."""
     recorded = runs()
@@ -163,8 +232,9 @@ def status_markdown() -> str:
             f"| {jax_run.get('device', '–')} "
             f"| {v.get('tensorflow', '?')} | {v.get('keras', '?')} | {v.get('python', '?')} |"
         )
-    return _page(
-        "book/runs.json",
+    extra = _backend_seed_section("jax")
+    page = _page(
+        "book/runs.json" + (" and book/robustness-jax.json" if extra else ""),
         "Status of the notebooks",
         [
             "What the last execution of each notebook recorded, on each Keras backend: its wall",
@@ -172,7 +242,9 @@ def status_markdown() -> str:
             "(`make test-jax`; the stored outputs are TensorFlow's, `make execute`). On JAX",
             "every claim that is not learned must come out as on TensorFlow; a learned claim",
             "is decided over ten seeds, and one run on JAX is one more draw of it, so a miss",
-            "there is listed, not failed. A notebook's budget is 60 s on a 2-core CPU.",
+            "there is listed, not failed; where the notebook was also run over ten seeds on",
+            "JAX, the table below the first compares the verdicts. A notebook's budget is",
+            "60 s on a 2-core CPU.",
         ],
         [
             "notebook",
@@ -187,6 +259,7 @@ def status_markdown() -> str:
         ],
         rows,
     )
+    return page + "\n".join(extra) + ("\n" if extra else "")
 
 
 def claims() -> list[dict]:
@@ -210,8 +283,16 @@ def section_label(notebook: str) -> str:
     return f"{int(chapter[:2])}.{int(name[:2])}"
 
 
-def robustness() -> dict[str, dict]:
-    return json.loads(ROBUSTNESS.read_text()) if ROBUSTNESS.exists() else {}
+def robustness_path(backend: str = "tensorflow") -> Path:
+    """Where `tools/robustness.py` keeps a backend's runs: book/robustness[-BACKEND].json."""
+    return ROBUSTNESS if backend == "tensorflow" else ROBUSTNESS.with_name(
+        f"{ROBUSTNESS.stem}-{backend}{ROBUSTNESS.suffix}"
+    )
+
+
+def robustness(backend: str = "tensorflow") -> dict[str, dict]:
+    path = robustness_path(backend)
+    return json.loads(path.read_text()) if path.exists() else {}
 
 
 def seed_values(notebook: str, key: str) -> list[object]:

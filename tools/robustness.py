@@ -1,6 +1,7 @@
 """Execute every notebook with a learned claim for seeds 0..9 and record every glued value.
 
-Usage: python tools/robustness.py [--all] [--verify-with-seed S] [--jobs 2] [NN-slug.md ...]
+Usage: python tools/robustness.py [--all] [--verify-with-seed S] [--jobs 2] [--backend jax]
+                                  [NN-slug.md ...]
 
 Without arguments it runs the notebooks with a learned claim whose stored results are stale
 (their source or the mhlib modules they import changed); `--all` runs every one of them.
@@ -12,6 +13,12 @@ run; the values glued before it are kept and the error is recorded). Runs go `--
 time, each kernel on one thread. The values, per notebook and seed, go to
 `book/robustness.json` with the hash of the inputs they came from; `tests/test_book.py`
 fails when that hash is stale. The claims ledger is then regenerated.
+
+With `--backend jax` the same runs go to `book/robustness-jax.json` instead: they decide
+the learned claims on that backend the way the book decides them on TensorFlow, and the
+status page compares the two verdicts claim by claim. Nothing is tested against that file
+(it costs about as much again as the TensorFlow runs); the page says when a notebook has
+changed since it was written.
 """
 
 from __future__ import annotations
@@ -81,9 +88,9 @@ def run_papermill(notebook: str, seed: int, env: dict[str, str]) -> tuple[dict, 
     return found, time.perf_counter() - start
 
 
-def run_one(notebook: str, seed: int) -> tuple[str, int, dict, float]:
+def run_one(notebook: str, seed: int, backend: str = "tensorflow") -> tuple[str, int, dict, float]:
     """One robustness run: one thread, failed claims recorded; keeps the glued numbers."""
-    result, wall = run_papermill(notebook, seed, ONE_THREAD)
+    result, wall = run_papermill(notebook, seed, ONE_THREAD | {"KERAS_BACKEND": backend})
     del result["device"]
     result["values"] = {
         key: value
@@ -106,8 +113,16 @@ def main(argv: list[str]) -> int:
         help="for a change that should alter no number (a refactor, prose): re-run this seed "
         "only, and keep the stored seeds if every number it glues is unchanged",
     )
+    parser.add_argument(
+        "--backend",
+        default="tensorflow",
+        help="Keras backend; other than tensorflow, results go to book/robustness-BACKEND.json",
+    )
     args = parser.parse_args(argv)
-    results = json.loads(pages.ROBUSTNESS.read_text()) if pages.ROBUSTNESS.exists() else {}
+    path = pages.robustness_path(args.backend)
+    if args.backend != "tensorflow" and args.verify_with_seed is not None:
+        parser.error("--verify-with-seed checks the TensorFlow results only")
+    results = json.loads(path.read_text()) if path.exists() else {}
     notebooks = [
         source.resolve().relative_to(ROOT).with_suffix("").as_posix() for source in args.sources
     ] or [
@@ -129,23 +144,24 @@ def main(argv: list[str]) -> int:
     # hashed now, before any run starts: an edit made while they run leaves the results stale
     hashes = {notebook: inputs_hash(ROOT / f"{notebook}.md") for notebook in notebooks}
     jobs = [(notebook, seed) for notebook in notebooks for seed in range(args.seeds)]
+    backends = [args.backend] * len(jobs)
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-        for notebook, seed, result, wall in pool.map(run_one, *zip(*jobs, strict=True)):
+        for notebook, seed, result, wall in pool.map(run_one, *zip(*jobs, strict=True), backends):
             results[notebook]["seeds"][str(seed)] = result
             results[notebook]["wall_s"] = round(results[notebook]["wall_s"] + wall, 1)
             status = f"error: {result['error']}" if result["error"] else "ok"
             print(f"{notebook} seed {seed}: {wall:.0f} s, {status}", flush=True)
             if len(results[notebook]["seeds"]) == args.seeds:
                 results[notebook]["inputs_sha256"] = hashes[notebook]
-            save(results)
+            save(results, path)
     pages.write_pages()
     print(f"robustness: {len(jobs)} runs in {time.perf_counter() - start:.0f} s", flush=True)
     return 0
 
 
-def save(results: dict) -> None:
-    """Writes book/robustness.json (after every run, so an interrupted run keeps its work)."""
-    pages.ROBUSTNESS.write_text(json.dumps(dict(sorted(results.items())), indent=1) + "\n")
+def save(results: dict, path: Path = pages.ROBUSTNESS) -> None:
+    """Writes the results (after every run, so an interrupted run keeps its work)."""
+    path.write_text(json.dumps(dict(sorted(results.items())), indent=1) + "\n")
 
 
 def verify(notebooks: list[str], seed: int, results: dict, jobs: int) -> list[str]:
