@@ -17,6 +17,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
+from mhlib.optim import SummedAdam
 from mhlib.rope import RotaryMultiHeadAttention
 
 AMINO_ACIDS = "KRDEILVFMACGHNPQSTWY"
@@ -157,10 +158,11 @@ def train_pair_classifier(encoder, data, sinusoidal=False, epochs=10):
     """A `PairClassifier` around `encoder`, trained on `data = (inputs, labels)`.
 
     The budget every model of section 1.4 shares: Adam (learning rate 3e-3), binary
-    cross-entropy, batches of 64, `epochs` epochs.
+    cross-entropy, batches of 64, `epochs` epochs. Adam is `SummedAdam`, so that the
+    embeddings take the same steps on every backend (see `mhlib.optim`).
     """
     model = PairClassifier(encoder, sinusoidal=sinusoidal)
-    model.compile(optimizer=keras.optimizers.Adam(3e-3), loss="binary_crossentropy",
+    model.compile(optimizer=SummedAdam(3e-3), loss="binary_crossentropy",
                   metrics=["accuracy"])
     model.fit(*data, epochs=epochs, batch_size=64, verbose=0)
     return model

@@ -82,6 +82,22 @@ def test_a_fragile_claim_asserts_nothing(glued):
     assert claims.claim("ratio", 7.0, ">=", 5, fmt=".1f", expect="fragile") is True
 
 
+def test_a_learned_claim_reports_a_seed_against_the_verdict_and_does_not_raise(glued, capsys):
+    # a claim that fails in most seeds but holds in this one (a learner changed SEED)
+    assert claims.claim("heads", 0.75, ">=", 0.5, fmt=".2f", expect="fails", learned=True)
+    assert capsys.readouterr().out == (
+        "heads = 0.75 (target >= 0.5): holds in this seed; over ten seeds the book finds it "
+        "fails\n"
+    )
+    assert glued["heads__claim"]["learned"] is True
+    assert claims.claim("acc", 0.9, ">=", 0.97, learned=True) is False
+    assert capsys.readouterr().out.endswith("does not hold in this seed; over ten seeds the "
+                                            "book finds it holds\n")
+    # as the book expects: the same line as any claim
+    claims.claim("acc", 0.99, ">=", 0.97, learned=True)
+    assert capsys.readouterr().out == "acc = 0.990 (target >= 0.97): holds\n"
+
+
 def test_robustness_runs_record_failures_instead_of_raising(glued, monkeypatch, capsys):
     monkeypatch.setenv(claims.RECORD_FAILURES, "1")
     assert claims.claim("acc", 0.5, ">=", 0.97) is False
@@ -97,6 +113,7 @@ def test_robustness_runs_record_failures_instead_of_raising(glued, monkeypatch, 
         ({"target": "0.9"}, "`target`"),
         ({"target": True}, "`target`"),
         ({"expect": "maybe"}, "`expect`"),
+        ({"learned": "yes"}, "`learned`"),
     ],
 )
 def test_claim_rejects_bad_arguments(glued, kwargs, message):
