@@ -241,8 +241,16 @@ def test_ten_seeds_on_another_backend_are_judged_by_the_same_rule(tmp_path, monk
     lines = PAGES._backend_seed_section("jax")
     [line] = [line for line in lines if f"`{row['key']}` |" in line]
     agree = "yes" if found["tensorflow"]["verdict"] == "fails" else "**no**"
-    assert line.endswith(f"| 4/10 (fails) | {agree} |")
+    assert f"| 4/10 (fails) | {agree} | {found['p']:.2f} |" in line
     assert any("changed after their JAX runs" in line for line in lines)
+
+
+@pytest.mark.parametrize(("a", "n", "b", "m"), [(9, 10, 8, 10), (2, 10, 5, 10), (10, 10, 0, 10),
+                                              (3, 10, 10, 10), (0, 10, 0, 10)])
+def test_fisher_exact_agrees_with_scipy(a, n, b, m):
+    stats = pytest.importorskip("scipy.stats")
+    expected = stats.fisher_exact([[a, n - a], [b, m - b]]).pvalue
+    assert PAGES.fisher_exact(a, n, b, m) == pytest.approx(expected, rel=1e-9)
 
 
 # The seven sections of the source chapter and the primer: each teaches with at least three
