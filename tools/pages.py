@@ -159,13 +159,11 @@ def backend_verdicts(backend: str = "jax") -> list[dict]:
         notebook, key = row["notebook"], row["key"]
         if row["evidence"] != "learned" or notebook not in runs_there:
             continue
-        record = claim_records(glued_values(ROOT / f"{notebook}.ipynb"))[key]
-        seeds = runs_there[notebook]["seeds"]
-        if len(seeds) < NUM_SEEDS:  # an interrupted run: no verdict
+        if len(runs_there[notebook]["seeds"]) < NUM_SEEDS:  # an interrupted run: no verdict
             continue
-        per_seed = [seeds[s]["values"].get(key) for s in sorted(seeds, key=int)]
-        held = sum(holds(v, record) for v in per_seed)
         tensorflow = evaluate(row)
+        per_seed = seed_values(notebook, key, backend)
+        held = sum(holds(v, tensorflow["record"]) for v in per_seed)
         found.append(
             {
                 "notebook": notebook,
@@ -322,9 +320,9 @@ def robustness(backend: str = "tensorflow") -> dict[str, dict]:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
-def seed_values(notebook: str, key: str) -> list[object]:
+def seed_values(notebook: str, key: str, backend: str = "tensorflow") -> list[object]:
     """The value `key` took in each seed of the robustness run (None where none was glued)."""
-    seeds = robustness().get(notebook, {}).get("seeds", {})
+    seeds = robustness(backend).get(notebook, {}).get("seeds", {})
     return [seeds[s]["values"].get(key) for s in sorted(seeds, key=int)]
 
 
