@@ -21,7 +21,8 @@ NBVAL := -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=600 -p n
 FOREIGN := TF_ENABLE_ONEDNN_OPTS=0 TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1 OMP_NUM_THREADS=1
 
 .PHONY: help install execute book test lint unit notebooks site browser bench serve clean \
-	robustness test-oldest test-jax jax-install nbval-native nbval-foreign
+	robustness test-oldest test-jax jax-install nbval-native nbval-foreign nbval-foreign-0 \
+	nbval-foreign-1
 
 help:
 	@echo "make book   install if needed, execute changed notebooks, build _build/html"
@@ -66,16 +67,23 @@ unit: $(INSTALLED)
 	$(BIN)/python -m pytest tests --ignore=tests/site
 	$(BIN)/python -m pytest --doctest-modules mhlib
 
-# The two passes run side by side (each one's output is printed when it ends): a thread
-# count changes how TensorFlow splits its sums, the load on the machine does not.
+# The passes run side by side (each one's output is printed when it ends): a thread count
+# changes how TensorFlow splits its sums, the load on the machine does not. The foreign
+# pass is one thread per process, so it runs as two processes, on every other notebook
+# each, lest it be the one long single-threaded job on a machine with cores to spare.
 notebooks: $(INSTALLED)
-	$(MAKE) --no-print-directory -j2 --output-sync=target nbval-native nbval-foreign
+	$(MAKE) --no-print-directory -j3 --output-sync=target \
+		nbval-native nbval-foreign-0 nbval-foreign-1
 
 nbval-native: $(INSTALLED)
 	$(BIN)/python $(NBVAL) notebooks
 
-nbval-foreign: $(INSTALLED)
-	$(FOREIGN) $(BIN)/python $(NBVAL) notebooks
+nbval-foreign: nbval-foreign-0 nbval-foreign-1
+
+# nbval-foreign-0: the 2nd, 4th, ... notebook; nbval-foreign-1: the 1st, 3rd, ...
+nbval-foreign-0 nbval-foreign-1: nbval-foreign-%: $(INSTALLED)
+	$(FOREIGN) $(BIN)/python $(NBVAL) \
+		$$(printf '%s\n' $(NOTEBOOKS) | awk 'NR % 2 == $*')
 
 # Not part of `make test` (about 45 minutes on 2 cores); `make test` fails when it is stale.
 robustness: $(INSTALLED)
@@ -112,13 +120,15 @@ jax-install: $(JAX_INSTALLED)
 
 # The unit tests compile many small functions once each: XLA's slow optimisations would
 # cost more than they save there (half the CPU time, measured), but not in the notebooks,
-# which train.
+# which train. tests/test_book.py checks the book's files, the same on every backend.
 JAX_UNIT := KERAS_BACKEND=jax JAX_DISABLE_MOST_OPTIMIZATIONS=1
+# Without a record (CI) two notebooks run at a time; a record keeps each one's own wall time.
+JAX_RUN := $(if $(filter 0,$(JAX_RECORD)),--no-record --jobs 2)
 
 test-jax: $(JAX_INSTALLED)
-	$(JAX_UNIT) $(BIN)/python -m pytest -q tests --ignore=tests/site
+	$(JAX_UNIT) $(BIN)/python -m pytest -q tests --ignore=tests/site --ignore=tests/test_book.py
 	$(JAX_UNIT) $(BIN)/python -m pytest -q --doctest-modules mhlib
-	time $(BIN)/python tools/backend.py --backend jax $(if $(filter 0,$(JAX_RECORD)),--no-record)
+	time $(BIN)/python tools/backend.py --backend jax $(JAX_RUN)
 
 # The lowest versions pyproject.toml allows, in their own venv: mhlib's unit tests.
 OLDEST := .venv-oldest
