@@ -46,3 +46,18 @@ def test_slowest_notebook_runs_first_and_an_error_fails(monkeypatch, capsys):
     out = capsys.readouterr().out
     assert f"failed on jax: {broken}" in out
     assert f"{len(notebooks) - 1} passed, 1 failed" in out
+
+
+def test_a_learned_miss_is_reported_and_any_other_miss_fails():
+    rule = {"op": ">=", "target": 0.9, "fmt": ".3f", "expect": "holds"}
+    values = {
+        "trained": 0.5,
+        "trained__claim": {**rule, "learned": True},
+        "built": 0.5,
+        "built__claim": rule,
+        "fine": 0.95,
+        "fine__claim": rule,
+        "coin": 0.1,
+        "coin__claim": {**rule, "expect": "fragile", "learned": True},
+    }
+    assert backend.outcomes(values) == (2, 4, ["trained 0.5"], ["built 0.5"])
