@@ -21,8 +21,7 @@ NBVAL := -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=600 -p n
 FOREIGN := TF_ENABLE_ONEDNN_OPTS=0 TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1 OMP_NUM_THREADS=1
 
 .PHONY: help install execute book test lint unit notebooks site browser bench serve clean \
-	robustness test-oldest test-jax jax-install nbval-native nbval-foreign nbval-foreign-0 \
-	nbval-foreign-1
+	robustness test-oldest test-jax jax-install nbval-native nbval-foreign
 
 help:
 	@echo "make book   install if needed, execute changed notebooks, build _build/html"
@@ -67,23 +66,16 @@ unit: $(INSTALLED)
 	$(BIN)/python -m pytest tests --ignore=tests/site
 	$(BIN)/python -m pytest --doctest-modules mhlib
 
-# The passes run side by side (each one's output is printed when it ends): a thread count
-# changes how TensorFlow splits its sums, the load on the machine does not. The foreign
-# pass is one thread per process, so it runs as two processes, on every other notebook
-# each, lest it be the one long single-threaded job on a machine with cores to spare.
+# The two passes run side by side (each one's output is printed when it ends): a thread
+# count changes how TensorFlow splits its sums, the load on the machine does not.
 notebooks: $(INSTALLED)
-	$(MAKE) --no-print-directory -j3 --output-sync=target \
-		nbval-native nbval-foreign-0 nbval-foreign-1
+	$(MAKE) --no-print-directory -j2 --output-sync=target nbval-native nbval-foreign
 
 nbval-native: $(INSTALLED)
 	$(BIN)/python $(NBVAL) notebooks
 
-nbval-foreign: nbval-foreign-0 nbval-foreign-1
-
-# nbval-foreign-0: the 2nd, 4th, ... notebook; nbval-foreign-1: the 1st, 3rd, ...
-nbval-foreign-0 nbval-foreign-1: nbval-foreign-%: $(INSTALLED)
-	$(FOREIGN) $(BIN)/python $(NBVAL) \
-		$$(printf '%s\n' $(NOTEBOOKS) | awk 'NR % 2 == $*')
+nbval-foreign: $(INSTALLED)
+	$(FOREIGN) $(BIN)/python $(NBVAL) notebooks
 
 # Not part of `make test` (about 45 minutes on 2 cores); `make test` fails when it is stale.
 robustness: $(INSTALLED)
@@ -122,13 +114,18 @@ jax-install: $(JAX_INSTALLED)
 # cost more than they save there (half the CPU time, measured), but not in the notebooks,
 # which train. tests/test_book.py checks the book's files, the same on every backend.
 JAX_UNIT := KERAS_BACKEND=jax JAX_DISABLE_MOST_OPTIMIZATIONS=1
-# Without a record (CI) two notebooks run at a time; a record keeps each one's own wall time.
-JAX_RUN := $(if $(filter 0,$(JAX_RECORD)),--no-record --jobs 2)
+# XLA on CPU allocates each training step's temporaries afresh, and for the long sequences
+# of sections 1.2 and 1.4 that is more than glibc keeps in its heap: every step maps new
+# memory and faults it in, 4 KiB at a time. Huge pages for such mappings cut the CPU time of
+# 1.4 on JAX by a fifth (116 s to 89 s; 04a 132 s to 108 s; 02 80 s to 72 s; a few seconds
+# more in some small notebooks). The unit tests are slower with them, so only the notebooks.
+JAX_NOTEBOOKS := GLIBC_TUNABLES=glibc.malloc.hugetlb=1
 
 test-jax: $(JAX_INSTALLED)
 	$(JAX_UNIT) $(BIN)/python -m pytest -q tests --ignore=tests/site --ignore=tests/test_book.py
 	$(JAX_UNIT) $(BIN)/python -m pytest -q --doctest-modules mhlib
-	time $(BIN)/python tools/backend.py --backend jax $(JAX_RUN)
+	time $(JAX_NOTEBOOKS) $(BIN)/python tools/backend.py --backend jax \
+		$(if $(filter 0,$(JAX_RECORD)),--no-record)
 
 # The lowest versions pyproject.toml allows, in their own venv: mhlib's unit tests.
 OLDEST := .venv-oldest
