@@ -114,12 +114,16 @@ jax-install: $(JAX_INSTALLED)
 # cost more than they save there (half the CPU time, measured), but not in the notebooks,
 # which train. tests/test_book.py checks the book's files, the same on every backend.
 JAX_UNIT := KERAS_BACKEND=jax JAX_DISABLE_MOST_OPTIMIZATIONS=1
-# XLA on CPU allocates each training step's temporaries afresh, and for the long sequences
-# of sections 1.2 and 1.4 that is more than glibc keeps in its heap: every step maps new
-# memory and faults it in, 4 KiB at a time. Huge pages for such mappings cut the CPU time of
-# 1.4 on JAX by a fifth (116 s to 89 s; 04a 132 s to 108 s; 02 80 s to 72 s; a few seconds
-# more in some small notebooks). The unit tests are slower with them, so only the notebooks.
-JAX_NOTEBOOKS := GLIBC_TUNABLES=glibc.malloc.hugetlb=1
+# Two settings that change no number (glued values compared: identical) and save CPU in the
+# notebooks. XLA on CPU allocates each training step's temporaries afresh, and for the long
+# sequences of sections 1.2 and 1.4 that is more than glibc keeps in its heap: every step
+# maps new memory and faults it in 4 KiB at a time; huge pages for such mappings cut that.
+# LLVM's second optimisation level costs more compile time than it saves in these small
+# models. CPU seconds, default -> huge pages -> both: 1.4 116 -> 89 -> 83, 04a 132 -> 108
+# -> 88, 02 80 -> 72 -> 58, 05b 115 -> 115 -> 95, 0.1 46 -> 51 -> 36. The unit tests are
+# slower with huge pages, so only the notebooks. XLA_FLAGS of the caller's come last and win.
+JAX_NOTEBOOKS := GLIBC_TUNABLES=glibc.malloc.hugetlb=1 \
+	XLA_FLAGS="--xla_backend_optimization_level=1 $${XLA_FLAGS:-}"
 
 test-jax: $(JAX_INSTALLED)
 	$(JAX_UNIT) $(BIN)/python -m pytest -q tests --ignore=tests/site --ignore=tests/test_book.py
