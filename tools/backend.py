@@ -1,6 +1,6 @@
 """Execute every notebook of the book on another Keras backend and record how it went.
 
-Usage: python tools/backend.py [--backend jax] [--no-record] [--jobs N] [notebooks/.../NN.md ...]
+Usage: python tools/backend.py [--backend jax] [--no-record] [notebooks/.../NN-slug.md ...]
 
 Each notebook's source runs in a fresh kernel with `KERAS_BACKEND` set (papermill, seed 0),
 with every assert in force; nothing is compared with the stored outputs, which are
@@ -11,17 +11,12 @@ decides over ten seeds (see `outcomes`). The wall time, the device, how many cla
 out as the book expects and which learned ones missed go to `book/runs.json` under the
 backend's name (unless --no-record), and the status page is regenerated. Exits 1 if a
 notebook stopped with an error or missed a claim that is not learned.
-
-`--jobs N` runs N notebooks at a time, the slowest (by their last recorded wall time on
-the backend) first, so that a short one ends the run. Only with --no-record: wall times
-measured side by side would not be each notebook's own.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -49,24 +44,11 @@ def outcomes(values: dict[str, object]) -> tuple[int, int, list[str], list[str]]
         held = pages.holds(values.get(key), record)
         if record["expect"] == "fragile" or held == (record["expect"] == "holds"):
             matched += 1
-        elif record.get("learned"):  # claim(..., learned=True), as the ledger's evidence
+        elif record.get("learned"):  # glued by claim(..., learned=True)
             learned_missed.append(f"{key} {values.get(key)}")
         else:
             other_missed.append(f"{key} {values.get(key)}")
     return matched, len(records), learned_missed, other_missed
-
-
-def executed(notebooks: list[str], env: dict[str, str], jobs: int = 1):
-    """Runs each notebook (seed 0, in `env`), `jobs` at a time, and yields
-    `(notebook, (result, wall))` as each one ends."""
-    if jobs == 1:
-        for notebook in notebooks:
-            yield notebook, run_papermill(notebook, 0, env)
-        return
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
-        futures = {pool.submit(run_papermill, notebook, 0, env): notebook for notebook in notebooks}
-        for future in as_completed(futures):
-            yield futures[future], future.result()
 
 
 def main(argv: list[str]) -> int:
@@ -80,19 +62,7 @@ def main(argv: list[str]) -> int:
         help="check only: leave book/runs.json and the status page as they are (CI, where "
         "the TensorFlow tests read them at the same time)",
     )
-    parser.add_argument(
-        "--jobs",
-        type=int,
-        default=1,
-        help="notebooks executed at a time (default 1; more only with --no-record)",
-    )
     args = parser.parse_args(argv)
-    if args.jobs < 1:
-        parser.error(f"--jobs must be at least 1, got {args.jobs}")
-    if args.jobs > 1 and not args.no_record:
-        parser.error(
-            "--jobs above 1 needs --no-record: the recorded wall times are each notebook's alone"
-        )
     notebooks = [
         source.resolve().relative_to(ROOT).with_suffix("").as_posix() for source in args.sources
     ] or [p.relative_to(ROOT).with_suffix("").as_posix() for p in pages.book_notebooks()]
@@ -103,19 +73,14 @@ def main(argv: list[str]) -> int:
         backend_version = version(args.backend)
     except PackageNotFoundError:
         backend_version = "not installed"
-    recorded = pages.runs()
-    label = args.label or args.backend
-    # Slowest first (a notebook never run on this backend counts as slowest).
-    notebooks.sort(key=lambda n: -recorded.get(n, {}).get(label, {}).get("execution_wall_s", 1e9))
     failed = []
-    for notebook, (result, wall) in executed(notebooks, env, args.jobs):
+    for notebook in notebooks:
+        result, wall = run_papermill(notebook, 0, env)
         matched, decided, learned_missed, other_missed = outcomes(result["values"])
         status = "ok" if result["error"] is None else f"error: {result['error']}"
-        claims = f"claims {matched}/{decided}"
-        print(f"{notebook} on {args.backend}: {wall:.1f} s, {claims}, {status}", flush=True)
+        print(f"{notebook} on {args.backend}: {wall:.1f} s, claims {matched}/{decided}, {status}")
         if learned_missed:
-            missed = ", ".join(learned_missed)
-            print(f"  learned claims that missed in this one draw: {missed}")
+            print(f"  learned claims that missed in this one draw: {', '.join(learned_missed)}")
         if other_missed:
             print(f"  FAILED, not learned: {', '.join(other_missed)}")
         if result["error"] or other_missed:
@@ -124,7 +89,7 @@ def main(argv: list[str]) -> int:
             continue
         pages.save_run(
             notebook,
-            label,
+            args.label or args.backend,
             {
                 "execution_wall_s": round(wall, 1),
                 "device": result["device"],
