@@ -89,7 +89,11 @@ browser: site
 	@command -v chromium >/dev/null || { echo "install Debian's chromium: apt-get install chromium"; exit 1; }
 	$(BIN)/python -m pytest tests/site
 
-test: lint unit notebooks browser
+# The site build and the browser test read only committed files, so they run beside the two
+# nbval passes: the browser test spends about half its time waiting for pages (145 s, 71 s
+# of it CPU, measured alone), and the passes use that time.
+test: lint unit
+	$(MAKE) --no-print-directory -j3 --output-sync=target nbval-native nbval-foreign browser
 
 bench: $(INSTALLED)
 	for script in tools/bench_*.py; do $(BIN)/python "$$script"; done
@@ -98,9 +102,10 @@ serve: $(INSTALLED)
 	$(BIN)/python -m http.server --bind 127.0.0.1 --directory _build/html 8000
 
 # The JAX backend: the unit tests, then every notebook with its asserts (outputs are not
-# compared: they are TensorFlow's); wall times and claims go to the status page, unless
-# JAX_RECORD=0 (CI, which runs this beside `make test`). `jax-install` comes first: pip
-# must not change the venv while other tests import from it.
+# compared: they are TensorFlow's), in kernels that cannot import TensorFlow, as on the lent
+# GPU machine (tools/backend.py --without-tensorflow). Wall times and claims go to the
+# status page, unless JAX_RECORD=0 (CI, which runs this beside `make test`). `jax-install`
+# comes first: pip must not change the venv while other tests import from it.
 JAX_RECORD ?= 1
 JAX_INSTALLED := $(VENV)/.installed-jax
 
@@ -128,7 +133,7 @@ JAX_NOTEBOOKS := GLIBC_TUNABLES=glibc.malloc.hugetlb=1 \
 test-jax: $(JAX_INSTALLED)
 	$(JAX_UNIT) $(BIN)/python -m pytest -q tests --ignore=tests/site --ignore=tests/test_book.py
 	$(JAX_UNIT) $(BIN)/python -m pytest -q --doctest-modules mhlib
-	time $(JAX_NOTEBOOKS) $(BIN)/python tools/backend.py --backend jax \
+	time $(JAX_NOTEBOOKS) $(BIN)/python tools/backend.py --backend jax --without-tensorflow \
 		$(if $(filter 0,$(JAX_RECORD)),--no-record)
 
 # The lowest versions pyproject.toml allows, in their own venv: mhlib's unit tests.

@@ -6,8 +6,14 @@ is replaced by a stand-in that returns what a run would.
 
 from __future__ import annotations
 
+import importlib.util
+import os
+import subprocess
+import sys
+
 import backend
 import pages
+import pytest
 
 
 def test_every_notebook_runs_and_an_error_fails(monkeypatch, capsys):
@@ -44,3 +50,35 @@ def test_a_learned_miss_is_reported_and_any_other_miss_fails():
         "coin__claim": {**rule, "expect": "fragile", "learned": True},
     }
     assert backend.outcomes(values) == (2, 4, ["trained 0.5"], ["built 0.5"])
+
+
+def test_without_tensorflow_the_kernels_cannot_import_it(monkeypatch, capsys):
+    monkeypatch.setenv("PYTHONPATH", "/somewhere")
+    seen = []
+
+    def fake_run(notebook, seed, env):
+        seen.append(env["PYTHONPATH"])
+        return {"values": {}, "error": None, "device": "CPU"}, 1.0
+
+    monkeypatch.setattr(backend, "run_papermill", fake_run)
+    first = pages.book_notebooks()[0].with_suffix(".md")
+    assert backend.main(["--no-record", "--without-tensorflow", str(first)]) == 0
+    assert seen == [f"{backend.WITHOUT_TENSORFLOW}{os.pathsep}/somewhere"]
+    # In a fresh interpreter with that path, TensorFlow is missing, and Keras knows it.
+    probe = (
+        "import importlib.util, sys\n"
+        "try:\n    import tensorflow\nexcept ModuleNotFoundError as exc:\n"
+        "    assert exc.name == 'tensorflow', exc\nelse:\n    sys.exit('imported')\n"
+        "from keras.src.utils.module_utils import tensorflow as lazy\n"
+        "assert not lazy.available and 'tensorflow' not in sys.modules\n"
+    )
+    env = {**os.environ, "PYTHONPATH": seen[0], "KERAS_BACKEND": "jax"}
+    if importlib.util.find_spec("jax") is None:
+        env["KERAS_BACKEND"] = "numpy"
+    done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_without_tensorflow_needs_another_backend():
+    with pytest.raises(SystemExit):
+        backend.main(["--backend", "tensorflow", "--without-tensorflow"])

@@ -37,7 +37,7 @@ write_report() {
     echo
     echo '```'
     local status=0
-    python3 tools/backend.py --backend jax --label "$label" || status=$?
+    python3 tools/backend.py --backend jax --without-tensorflow --label "$label" || status=$?
     echo '```'
     return "$status"
 }
