@@ -11,7 +11,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
 
 
 def pytest_collection_modifyitems(config, items):
-    """Tests marked tensorflow_only check TensorFlow itself: skipped on other backends."""
+    """Tests marked tensorflow_only check TensorFlow itself: skipped on other backends.
+    Keras is imported only when such a test was collected: the browser test needs neither
+    it nor the TensorFlow it imports (5 s of CPU, 800 MB)."""
+    if not any("tensorflow_only" in item.keywords for item in items):
+        return
     import keras
     import pytest
 
