@@ -14,9 +14,9 @@ BOOK_FLAGS := -W -n --keep-going
 
 export TF_CPP_MIN_LOG_LEVEL := 3
 export PYTHONHASHSEED := 0
-# One inter-op thread: TensorFlow 2.21's oneDNN einsum (MklEinsum) corrupts the heap when
-# two of them build their cached matmul primitive at once on two inter-op threads, and the
-# kernel dies (SIGSEGV or SIGABRT) in about 1 of 100 first fits on a loaded 2-core machine.
+# One inter-op thread: with more, TensorFlow 2.21 with oneDNN corrupts its heap in the first
+# steps of a fit (core dumps point at MklEinsum), and the kernel dies (SIGSEGV or SIGABRT)
+# in about 1 of 100 first fits on a loaded 2-core machine.
 # Ops then run one at a time; each op still uses every core (intra-op threads, oneDNN).
 # README, "Why the tests pass on every machine"; tools/tf_race.py measures it.
 export TF_NUM_INTEROP_THREADS := 1

@@ -149,7 +149,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--force", action="store_true", help="execute even if inputs unchanged")
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    # as in the Makefile: TensorFlow 2.21's oneDNN einsums race on two inter-op threads
+    # as in the Makefile: TensorFlow 2.21 with oneDNN may corrupt its heap on two
+    # inter-op threads (README, "Why the tests pass on every machine")
     os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
     for source in args.sources:
         execute(source, args.force)

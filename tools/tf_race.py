@@ -2,13 +2,14 @@
 
 Usage: python tools/tf_race.py [--runs 200] [--jobs 4] [--epochs 3] [--interop N]
 
-Why: on TensorFlow 2.21 with oneDNN (the default on x86), two `MklEinsum` ops that run at
-once on two inter-op threads can build the same cached matmul primitive together, and the
-heap is corrupted: the process dies with SIGSEGV or SIGABRT ("corrupted size vs. prev_size"),
-in the einsum or later in `malloc`. A `MultiHeadAttention` layer has such einsums (its query,
-key and value projections do not depend on each other). Primitives are built at an einsum's
-first execution, so only the first steps of a fit are exposed, and the race needs the two
-threads to interleave: it showed up on a loaded 2-core machine, in about 1 of 100 runs.
+Why: on TensorFlow 2.21 with oneDNN (the default on x86) and more than one inter-op thread,
+the heap is sometimes corrupted in the first steps of a fit, and the process dies with
+SIGSEGV or SIGABRT ("corrupted size vs. prev_size"). The core dumps point at oneDNN's einsum
+(`MklEinsum`, in its matmul primitive's scratchpad query), or show the damage later (a `Mul`
+reading a freed input, `malloc`). A `MultiHeadAttention` layer computes its query, key and
+value projections with einsums that do not depend on each other, so two inter-op threads
+can run them at once. Only fresh processes died (none of 120 fits repeated in one process),
+in about 1 run in 100 on 2 cores with four runs at once (an idle machine was not measured).
 
 Each run is a fresh process that builds the primer's lookup model (one `MultiHeadAttention`
 layer on three inputs) and fits it for a few epochs; `--jobs` processes run at once, which
