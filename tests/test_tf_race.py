@@ -5,11 +5,9 @@ import sys
 from pathlib import Path
 
 import pytest
+import tf_race
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from tools import tf_race  # noqa: E402
 
 
 def test_summary():

@@ -16,9 +16,6 @@ import signal
 import time
 from queue import Empty
 
-from nbval import kernel as nbval_kernel
-from nbval import plugin as nbval_plugin
-
 POLL_S = 2.0
 
 
@@ -52,37 +49,41 @@ def _returncode(running_kernel) -> int | None:
     return None if process is None else process.poll()
 
 
-_await_reply = nbval_kernel.RunningKernel.await_reply
+def pytest_configure(config):
+    """Wraps nbval's wait for a reply and its cell test; importing this module changes nothing."""
+    from nbval import kernel as nbval_kernel
+    from nbval import plugin as nbval_plugin
 
+    original_await_reply = nbval_kernel.RunningKernel.await_reply
+    original_runtest = nbval_plugin.IPyNbCell.runtest
+    if getattr(original_runtest, "watched", False):
+        return
 
-def await_reply(self, msg_id, timeout=None):
-    """nbval's `await_reply`, in slices of POLL_S seconds with a liveness check between."""
-    deadline = None if timeout is None else time.monotonic() + timeout
-    while True:
-        left = None if deadline is None else deadline - time.monotonic()
-        if left is not None and left <= 0:
-            raise Empty
+    def await_reply(self, msg_id, timeout=None):
+        """nbval's `await_reply`, in slices of POLL_S seconds with a liveness check between."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                raise Empty
+            step = POLL_S if left is None else min(POLL_S, left)
+            try:
+                return original_await_reply(self, msg_id, timeout=step)
+            except Empty:
+                if not self.is_alive():
+                    raise KernelDied(exit_description(_returncode(self))) from None
+
+    def runtest(self):
         try:
-            return _await_reply(self, msg_id, timeout=POLL_S if left is None else min(POLL_S, left))
-        except Empty:
-            if not self.is_alive():
-                raise KernelDied(exit_description(_returncode(self))) from None
+            return original_runtest(self)
+        except KernelDied as died:
+            # as after a timeout: the notebook's later cells are expected to fail
+            self.parent.timed_out = True
+            self.raise_cell_error(
+                f"The kernel died with {died} while executing this cell "
+                "(detected by tools/nbval_watch.py, instead of waiting for the cell timeout)."
+            )
 
-
-_runtest = nbval_plugin.IPyNbCell.runtest
-
-
-def runtest(self):
-    try:
-        return _runtest(self)
-    except KernelDied as died:
-        # as after a timeout: the notebook's later cells are expected to fail
-        self.parent.timed_out = True
-        self.raise_cell_error(
-            f"The kernel died with {died} while executing this cell "
-            "(detected by tools/nbval_watch.py, instead of waiting for the cell timeout)."
-        )
-
-
-nbval_kernel.RunningKernel.await_reply = await_reply
-nbval_plugin.IPyNbCell.runtest = runtest
+    runtest.watched = True
+    nbval_kernel.RunningKernel.await_reply = await_reply
+    nbval_plugin.IPyNbCell.runtest = runtest

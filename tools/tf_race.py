@@ -28,10 +28,8 @@ import sys
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tools.nbval_watch import exit_description  # noqa: E402
+from nbval_watch import exit_description
 
 PROBE = """
 import sys
